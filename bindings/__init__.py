@@ -1,0 +1,1 @@
+"""Everything that touches the world: drivers, backends, TLS, files, env, CLI, mock server."""

@@ -1,0 +1,153 @@
+"""What the core asks its binding to do. One action is outstanding at a time.
+
+``Open``, ``Write``, ``Read``, ``Sleep`` and ``Load`` each expect exactly one
+event back (see ``events``); ``Release``, ``Close`` and ``Emit`` expect none;
+``Complete`` and ``Fail`` end the call. Deadlines are absolute monotonic
+seconds (``Instant.mono``), ``None`` for "no deadline".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:
+    from .errors import PromptwireError
+    from .response import ProviderResponse
+
+
+@dataclass(frozen=True, slots=True)
+class TlsParams:
+    """How to secure a connection. File material arrives as bytes, never paths.
+
+    ``verify`` is False only when the config says ``rejectUnauthorized: false``.
+    ``ca`` / ``cert_chain`` / ``key`` are PEM bytes the core obtained via ``Load``.
+    """
+
+    server_name: str
+    verify: bool = True
+    ca: bytes | None = None
+    cert_chain: bytes | None = None
+    key: bytes | None = None
+    key_password: bytes | None = None
+    ciphers: str | None = None
+    min_version: str | None = None
+    max_version: str | None = None
+    alpn: tuple[str, ...] = ()
+
+    def pool_key(self) -> tuple[Any, ...]:
+        """Connections are only shared between identical TLS settings."""
+        return (
+            self.server_name, self.verify, self.ca, self.cert_chain, self.key,
+            self.key_password, self.ciphers, self.min_version, self.max_version, self.alpn,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Open:
+    """Connect (plus TLS when ``tls`` is set), or hand out an idle pooled connection.
+
+    ``reuse_ok`` is False for connections that will be upgraded (WebSocket) or
+    must be fresh. The binding answers ``Opened`` / ``OpenFailed`` / ``TimedOut``.
+    """
+
+    conn: int
+    scheme: str
+    host: str
+    port: int
+    tls: TlsParams | None
+    deadline: float | None
+    purpose: str = "request"
+    reuse_ok: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Send all of ``data``. Answered by ``Written`` / ``WriteFailed`` / ``TimedOut``."""
+
+    conn: int
+    data: bytes
+    deadline: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """One receive of at most ``max_bytes``. Answered by ``Received`` (``b""`` is EOF)."""
+
+    conn: int
+    max_bytes: int
+    deadline: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The exchange is over: pool the connection if ``reusable``, else close it."""
+
+    conn: int
+    reusable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection now."""
+
+    conn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Sleep until the absolute monotonic time ``until``. Answered by ``Woke``."""
+
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """Read a file (keys, CA bundles, uploads). Answered by ``Loaded`` / ``LoadFailed``."""
+
+    key: str
+    path: str
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Hand a piece of streamed output to the caller. No reply."""
+
+    delta: str
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    """The call succeeded (the response may still carry an ``error`` field)."""
+
+    response: ProviderResponse
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    """The call raised."""
+
+    error: PromptwireError
+
+
+Action = Union[Open, Write, Read, Release, Close, Sleep, Load, Emit, Complete, Fail]
+NEEDS_REPLY = (Open, Write, Read, Sleep, Load)
+TERMINAL = (Complete, Fail)
+
+__all__ = [
+    "NEEDS_REPLY",
+    "TERMINAL",
+    "Action",
+    "Close",
+    "Complete",
+    "Emit",
+    "Fail",
+    "Load",
+    "Open",
+    "Read",
+    "Release",
+    "Sleep",
+    "TlsParams",
+    "Write",
+]

@@ -1,0 +1,174 @@
+"""The error model: every failure is a ``PromptwireError`` with a category and a retry hint.
+
+Two families, as in h11: *local* errors are the caller's (bad config, a template
+that renders an illegal header, a transform that throws) and are raised where
+they are caused; *remote* errors are the peer's or the network's (protocol
+violations, refused connections, timeouts) and surface from the receive path.
+``retryable`` tells the retry policy whether another attempt could help.
+Messages never contain secrets: callers pass redacted detail only.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class FailureKind(str, Enum):
+    """What went wrong at the transport level, filled in once by the binding."""
+
+    DNS = "dns"
+    REFUSED = "refused"
+    TLS = "tls"
+    RESET = "reset"
+    EOF = "eof"
+    TIMEOUT = "timeout"
+    OTHER = "other"
+
+
+class PromptwireError(Exception):
+    """Base of every error promptwire raises. Not raised directly."""
+
+    category: str = "error"
+    retryable: bool = False
+
+    def __init__(self, message: str) -> None:
+        if type(self) is PromptwireError:
+            raise TypeError("PromptwireError is abstract; raise a subclass")
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- local: the configuration, templates, transforms ---------------------------------
+
+
+class LocalError(PromptwireError):
+    """The caller's side is at fault; retrying the same call cannot help."""
+
+    category = "local"
+
+
+class ConfigError(LocalError):
+    """A provider configuration is invalid. ``path`` names the offending key."""
+
+    category = "config"
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class TemplateError(LocalError):
+    """A template failed to compile or render, or rendered something illegal."""
+
+    category = "template"
+
+
+class TransformError(LocalError):
+    """User code (transformRequest/Response, validateStatus, sessionParser, ...) failed."""
+
+    category = "transform"
+
+
+class LocalProtocolError(LocalError):
+    """We were about to send something HTTP or WebSocket forbids."""
+
+    category = "protocol"
+
+
+class Cancelled(LocalError):
+    """The caller gave up on the call."""
+
+    category = "cancelled"
+
+
+# -- remote: the peer or the network --------------------------------------------------
+
+
+class RemoteError(PromptwireError):
+    """The server or the network is at fault."""
+
+    category = "remote"
+
+
+class RemoteProtocolError(RemoteError):
+    """The server broke HTTP or WebSocket framing."""
+
+    category = "protocol"
+
+
+class LimitExceeded(RemoteError):
+    """The server sent more than a configured limit allows (see ``limits``)."""
+
+    category = "limit"
+
+
+class TransportError(RemoteError):
+    """Connecting, writing or reading failed; ``kind`` says how."""
+
+    category = "transport"
+
+    def __init__(self, message: str, kind: FailureKind = FailureKind.OTHER) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = kind is not FailureKind.DNS
+
+
+class DeadlineExceeded(TransportError):
+    """A deadline passed. ``which`` is connect, first_byte, idle or total."""
+
+    category = "timeout"
+
+    def __init__(self, message: str, which: str = "total") -> None:
+        super().__init__(message, FailureKind.TIMEOUT)
+        self.which = which
+
+
+class HttpStatusError(RemoteError):
+    """A response status was rejected (validateStatus, rate limits, retries used up)."""
+
+    category = "status"
+
+    def __init__(self, message: str, status: int, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+
+
+class RetriesExhausted(RemoteError):
+    """Every allowed attempt failed; the message lists each attempt's reason."""
+
+    category = "retries"
+
+
+class WebSocketClosed(RemoteError):
+    """The WebSocket peer closed or dropped the connection before the call completed."""
+
+    category = "websocket"
+
+    def __init__(self, message: str, code: int | None = None, reason: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+__all__ = [
+    "Cancelled",
+    "ConfigError",
+    "FailureKind",
+    "HttpStatusError",
+    "LimitExceeded",
+    "LocalError",
+    "LocalProtocolError",
+    "PromptwireError",
+    "RemoteError",
+    "RemoteProtocolError",
+    "RetriesExhausted",
+    "TemplateError",
+    "DeadlineExceeded",
+    "TransformError",
+    "TransportError",
+    "WebSocketClosed",
+]
