@@ -125,6 +125,8 @@ class Call:
             )
         self._awaiting = False
         self._reply = event
+        if isinstance(event, (E.OpenFailed, E.TimedOut)) and isinstance(self._pending, A.Open):
+            self._open.discard(self._pending.conn)  # nothing was opened
 
     # -- internals -----------------------------------------------------------------
 
@@ -144,8 +146,9 @@ class Call:
     def _cancel(self) -> None:
         self._awaiting = False
         self._reply = None
+        # The first cleanup action is handed out by the next next_action().
+        self._cleanup = [self._fail(Cancelled("the call was cancelled"))] + self._cleanup
         self._pending = None
-        self._pending = self._fail(Cancelled("the call was cancelled"))
 
 
 def run_offline(call: Call, reply: Callable[[A.Action], tuple[E.Event | None, Instant]]) -> A.Action:

@@ -110,9 +110,22 @@ class TransportError(RemoteError):
 
     category = "transport"
 
-    def __init__(self, message: str, kind: FailureKind = FailureKind.OTHER) -> None:
+    def __init__(
+        self,
+        message: str,
+        kind: FailureKind = FailureKind.OTHER,
+        *,
+        response_started: bool = False,
+        reused: bool = False,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
+        # Whether any byte of a response had arrived: a failure before that
+        # point never reached the application, so retrying is always safe.
+        self.response_started = response_started
+        # A pooled connection the server had silently closed fails this way;
+        # such a failure says nothing about the server's health.
+        self.reused = reused
         self.retryable = kind is not FailureKind.DNS
 
 
@@ -121,8 +134,8 @@ class DeadlineExceeded(TransportError):
 
     category = "timeout"
 
-    def __init__(self, message: str, which: str = "total") -> None:
-        super().__init__(message, FailureKind.TIMEOUT)
+    def __init__(self, message: str, which: str = "total", *, response_started: bool = False) -> None:
+        super().__init__(message, FailureKind.TIMEOUT, response_started=response_started)
         self.which = which
 
 

@@ -33,15 +33,88 @@ MAX_LOAD_BYTES = 32 * 1024 * 1024
 MAX_SSE_EVENT = 1024 * 1024
 MAX_NDJSON_LINE = 1024 * 1024
 
+# A server-sent event's `retry:` field is a reconnection hint in ms; anything
+# above a day is nonsense and is ignored rather than stored (WHATWG only asks
+# for ASCII digits, so the value would otherwise be unbounded).
+MAX_SSE_RETRY_MS = 24 * 60 * 60 * 1000
+
+# Longest wait a server may ask for (Retry-After, retry-after-ms, rate-limit
+# reset headers) that a retry will honour. promptfoo waits whatever it is told,
+# which lets one header stall an eval for hours; a longer ask fails the call
+# at once with the wait in the message instead of hanging (user-asks H.20).
+MAX_RETRY_AFTER_S = 600.0
+
+# How much of a 429 body is searched for a hard-quota code. Error bodies are a
+# few hundred bytes; parsing a 64 MiB body to find one code is not worth it.
+MAX_RETRY_BODY_SCAN = 64 * 1024
+
+# Retries of a transient 502/503/504/524 ("retried up to 3 times", docs,
+# Transient Error Handling); maxRetries can only lower it.
+MAX_TRANSIENT_RETRIES = 3
+
 # One reassembled WebSocket message (trio-websocket defaults to 1 MiB and
 # closes with 1009; LLM streams can send a whole answer in one message).
 MAX_WS_MESSAGE = 16 * 1024 * 1024
 
+# Time allowed to send our WebSocket close frame once a call has its result
+# (or its deadline has passed): the frame is a few bytes, so this only bounds
+# a peer that stopped reading. Seconds.
+WS_CLOSE_GRACE = 0.5
+
 # Rendered request pieces: a template that expands without bound is a bug.
 MAX_RENDERED_TEMPLATE = 32 * 1024 * 1024
 
+# Compiled templates kept per engine (one engine per target). A target has a
+# few dozen templates; the cap only matters for callers that render ad-hoc
+# sources through one engine, which must not grow memory without bound.
+MAX_TEMPLATE_CACHE = 1024
+
+# A request URL after rendering. Servers and proxies reject far less (8-16 KiB
+# is common); a rendered URL beyond 64 KiB is a template bug, not a request.
+MAX_URL_LENGTH = 64 * 1024
+
+# Header lines in a raw `request:` template. Real requests carry tens; Node's
+# own parser stops at 2000 (maxHeadersCount). One parser, one named bound.
+MAX_RAW_REQUEST_HEADERS = 2000
+
 # Default request timeout, promptfoo's REQUEST_TIMEOUT_MS default.
 DEFAULT_TIMEOUT_MS = 300_000
+
+
+# -- user code (transforms, validators, session parsers) run in QuickJS --------------
+# Memory one target's JavaScript context may use, code and data together. The
+# largest legitimate use is JSON.parse of a big response body (a few times the
+# body size); 256 MiB covers a 32 MiB JSON answer while a runaway
+# `'x'.repeat(1e9)` or an ever-growing array stops long before the process
+# notices.
+JS_MEMORY_LIMIT = 256 * 1024 * 1024
+
+# CPU seconds one evaluation (one transform call, one module load) may take.
+# Real transforms finish in microseconds; two seconds is generous for a big
+# body and still ends `while(true){}` quickly.
+JS_TIME_LIMIT_S = 2.0
+
+# Native stack QuickJS may use before throwing "stack overflow". Its own
+# default (256 KiB, about 400 nested JS calls) is kept because the check is
+# made against the stack of the thread that calls in, and secondary threads
+# can have small stacks (512 KiB on macOS): a larger value could crash.
+JS_STACK_LIMIT = 256 * 1024
+
+# Promise jobs drained for one async transform. An `await` chain of a real
+# transform settles in a handful; an endless `while (true) await 0` does not.
+JS_MAX_PENDING_JOBS = 100_000
+
+# console.log lines kept per target (oldest dropped first) and the length of
+# each: debugging output must not grow without bound.
+JS_DEBUG_LOG_LINES = 200
+JS_DEBUG_LOG_LINE_CHARS = 4096
+
+# Contexts kept per target when several threads use it (one per thread).
+JS_MAX_CONTEXTS = 32
+
+# Characters of a rejected response body quoted in "HTTP call failed with
+# status ..." errors: enough to show an API's error JSON, not a whole page.
+ERROR_BODY_SNIPPET = 4096
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,134 @@
+"""THE driver loop: ask the core for an action, perform it, feed back the event.
+
+This file is the only hand-written driver. ``bindings/_sync/driver.py`` is
+generated from it by ``bindings/_unasync.py`` (CI checks they agree), and the
+asyncio and trio bindings differ only in the backend they pass in. HTTP and
+WebSocket calls run through the same loop: the core decides the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sansio_core import actions as A
+from sansio_core import events as E
+from sansio_core.call import Call
+from sansio_core.response import ProviderResponse
+
+from ..backends.base import AsyncBackend, AsyncStream
+from ..errors import TRANSPORT_ERRORS, failure_kind
+from ..pool import Pool
+from ..tls import context_for
+
+
+def _pool_key(action: A.Open) -> tuple[Any, ...]:
+    return (action.scheme, action.host, action.port, action.tls.pool_key() if action.tls else None)
+
+
+async def _open(action: A.Open, backend: AsyncBackend, pool: Pool[AsyncStream],
+                streams: dict[int, AsyncStream], keys: dict[int, tuple[Any, ...]]) -> E.Event:
+    key = _pool_key(action)
+    if action.reuse_ok:
+        while (idle := pool.take(key)) is not None:
+            if idle.is_readable():  # closed by the server while idle
+                idle.force_close()
+                continue
+            streams[action.conn] = idle
+            keys[action.conn] = key
+            return E.Opened(action.conn, reused=True)
+    ssl_context = context_for(action.tls) if action.tls is not None else None
+    server_name = action.tls.server_name if action.tls is not None else None
+    try:
+        stream = await backend.connect(action.host, action.port, ssl_context, server_name, action.deadline)
+    except TimeoutError:
+        return E.TimedOut(action.conn)
+    except TRANSPORT_ERRORS as exc:
+        kind, detail = failure_kind(exc)
+        return E.OpenFailed(action.conn, kind, detail)
+    streams[action.conn] = stream
+    keys[action.conn] = key
+    return E.Opened(action.conn, reused=False)
+
+
+async def _perform(action: A.Action, backend: AsyncBackend, pool: Pool[AsyncStream],
+                   streams: dict[int, AsyncStream], keys: dict[int, tuple[Any, ...]]) -> E.Event | None:
+    if isinstance(action, A.Read):
+        try:
+            data = await streams[action.conn].receive_some(action.max_bytes, action.deadline)
+        except TimeoutError:
+            return E.TimedOut(action.conn)
+        except TRANSPORT_ERRORS as exc:
+            kind, detail = failure_kind(exc)
+            return E.ReadFailed(action.conn, kind, detail)
+        return E.Received(action.conn, data)
+    if isinstance(action, A.Write):
+        try:
+            await streams[action.conn].send_all(action.data, action.deadline)
+        except TimeoutError:
+            return E.TimedOut(action.conn)
+        except TRANSPORT_ERRORS as exc:
+            kind, detail = failure_kind(exc)
+            return E.WriteFailed(action.conn, kind, detail)
+        return E.Written(action.conn)
+    if isinstance(action, A.Open):
+        return await _open(action, backend, pool, streams, keys)
+    if isinstance(action, A.Release):
+        stream = streams.pop(action.conn)
+        key = keys.pop(action.conn)
+        if not (action.reusable and pool.put(key, stream)):
+            await stream.aclose()
+        return None
+    if isinstance(action, A.Close):
+        keys.pop(action.conn, None)
+        stream_or_none = streams.pop(action.conn, None)
+        if stream_or_none is not None:
+            await stream_or_none.aclose()
+        return None
+    if isinstance(action, A.Sleep):
+        await backend.sleep_until(action.until)
+        return E.Woke()
+    if isinstance(action, A.Load):
+        try:
+            data = await backend.read_file(action.path, action.max_bytes)
+        except OSError as exc:
+            return E.LoadFailed(action.key, f"cannot read {action.path}: {exc.strerror or exc}")
+        return E.Loaded(action.key, data)
+    raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover
+
+
+async def run_call(call: Call, backend: AsyncBackend, pool: Pool[AsyncStream]) -> AsyncIterator[str | ProviderResponse]:
+    """Drive ``call`` to its end: yields each streamed delta (str), then the response.
+
+    A failed call raises its ``PromptwireError``. Connections still open when
+    the loop ends abnormally (an exception, a cancellation, a consumer that
+    stops iterating) are closed at once and never pooled.
+    """
+    streams: dict[int, AsyncStream] = {}
+    keys: dict[int, tuple[Any, ...]] = {}
+    try:
+        while True:
+            action = call.next_action()
+            if isinstance(action, A.Emit):
+                yield action.delta
+                continue
+            if isinstance(action, A.Complete):
+                yield action.response
+                return
+            if isinstance(action, A.Fail):
+                raise action.error
+            event = await _perform(action, backend, pool, streams, keys)
+            if event is not None:
+                call.feed(event, backend.now())
+    finally:
+        for stream in streams.values():
+            stream.force_close()
+
+
+async def drive(call: Call, backend: AsyncBackend, pool: Pool[AsyncStream]) -> ProviderResponse:
+    """Drive ``call`` to its end and return the response (deltas are dropped)."""
+    result: Any = None
+    async for item in run_call(call, backend, pool):
+        result = item
+    assert isinstance(result, ProviderResponse)
+    return result

@@ -1,0 +1,150 @@
+"""asyncio backend on a bare ``asyncio.Protocol``.
+
+A protocol with one receive buffer costs far less per read than
+``asyncio.StreamReader`` (no intermediate buffer limit logic, one future per
+wait); the driver needs nothing more than "give me the next bytes before this
+deadline".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+
+from sansio_core.timebase import Instant
+
+from ._files import read_bounded
+
+
+class _StreamProtocol(asyncio.Protocol):
+    __slots__ = ("_buffer", "_eof", "_exc", "_waiter", "_write_paused", "_drain", "transport")
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+        self._eof = False
+        self._exc: BaseException | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._write_paused = False
+        self._drain: asyncio.Future[None] | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake()
+        return False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._eof = True
+        self._exc = exc
+        self._wake()
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+
+
+class AsyncioStream:
+    __slots__ = ("_loop", "_p")
+
+    def __init__(self, proto: _StreamProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        self._p = proto
+        self._loop = loop
+
+    async def send_all(self, data: bytes, deadline: float | None) -> None:
+        p = self._p
+        if p._eof or p.transport is None or p.transport.is_closing():
+            raise ConnectionResetError("connection closed")
+        p.transport.write(data)
+        if p._write_paused:
+            p._drain = self._loop.create_future()
+            await self._wait(p._drain, deadline)
+
+    async def receive_some(self, max_bytes: int, deadline: float | None) -> bytes:
+        p = self._p
+        while not p._buffer:
+            if p._eof:
+                if p._exc is not None:
+                    raise p._exc
+                return b""
+            p._waiter = self._loop.create_future()
+            await self._wait(p._waiter, deadline)
+        buf = p._buffer
+        if len(buf) <= max_bytes:
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = bytes(buf[:max_bytes])
+            del buf[:max_bytes]
+        return data
+
+    async def _wait(self, fut: asyncio.Future[None], deadline: float | None) -> None:
+        if deadline is None:
+            await fut
+            return
+        timer = self._loop.call_at(deadline, _expire, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+
+    def is_readable(self) -> bool:
+        return bool(self._p._buffer) or self._p._eof
+
+    async def aclose(self) -> None:
+        if self._p.transport is not None:
+            self._p.transport.close()
+
+    def force_close(self) -> None:
+        if self._p.transport is not None:
+            self._p.transport.abort()
+
+
+def _expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
+class AsyncioBackend:
+    name = "asyncio"
+
+    def now(self) -> Instant:
+        return Instant(time.monotonic(), time.time())
+
+    async def connect(self, host: str, port: int, ssl_context: ssl.SSLContext | None,
+                      server_name: str | None, deadline: float | None) -> AsyncioStream:
+        loop = asyncio.get_running_loop()
+        proto = _StreamProtocol()
+        coro = loop.create_connection(lambda: proto, host, port, ssl=ssl_context,
+                                      server_hostname=server_name if ssl_context else None)
+        if deadline is None:
+            await coro
+        else:
+            async with asyncio.timeout_at(deadline):
+                await coro
+        return AsyncioStream(proto, loop)
+
+    async def sleep_until(self, until: float) -> None:
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+
+    async def read_file(self, path: str, max_bytes: int) -> bytes:
+        return read_bounded(path, max_bytes)

@@ -1,0 +1,80 @@
+"""trio backend: ``trio.open_tcp_stream`` (+ ``trio.SSLStream``), deadlines as cancel scopes."""
+
+from __future__ import annotations
+
+import math
+import ssl
+import time
+
+import trio
+
+from sansio_core.timebase import Instant
+
+from ._files import read_bounded
+
+
+def _at(deadline: float | None) -> float:
+    # The core's deadlines are on our monotonic clock; trio has its own.
+    if deadline is None:
+        return math.inf
+    return trio.current_time() + (deadline - time.monotonic())
+
+
+class TrioStream:
+    __slots__ = ("_sock", "_stream")
+
+    def __init__(self, stream: trio.abc.Stream, sock: trio.socket.SocketType) -> None:
+        self._stream = stream
+        self._sock = sock
+
+    async def send_all(self, data: bytes, deadline: float | None) -> None:
+        with trio.move_on_at(_at(deadline)) as scope:
+            await self._stream.send_all(data)
+        if scope.cancelled_caught:
+            raise TimeoutError()
+
+    async def receive_some(self, max_bytes: int, deadline: float | None) -> bytes:
+        with trio.move_on_at(_at(deadline)) as scope:
+            return bytes(await self._stream.receive_some(max_bytes))
+        assert scope.cancelled_caught
+        raise TimeoutError()
+
+    def is_readable(self) -> bool:
+        return bool(self._sock.is_readable())
+
+    async def aclose(self) -> None:
+        self._sock.close()
+
+    def force_close(self) -> None:
+        self._sock.close()
+
+
+class TrioBackend:
+    name = "trio"
+
+    def now(self) -> Instant:
+        return Instant(time.monotonic(), time.time())
+
+    async def connect(self, host: str, port: int, ssl_context: ssl.SSLContext | None,
+                      server_name: str | None, deadline: float | None) -> TrioStream:
+        with trio.move_on_at(_at(deadline)) as scope:
+            tcp = await trio.open_tcp_stream(host, port)
+            stream: trio.abc.Stream = tcp
+            if ssl_context is not None:
+                tls = trio.SSLStream(tcp, ssl_context, server_hostname=server_name,
+                                     https_compatible=True)
+                try:
+                    await tls.do_handshake()
+                except BaseException:
+                    tcp.socket.close()
+                    raise
+                stream = tls
+            return TrioStream(stream, tcp.socket)
+        assert scope.cancelled_caught
+        raise TimeoutError()
+
+    async def sleep_until(self, until: float) -> None:
+        await trio.sleep(max(0.0, until - time.monotonic()))
+
+    async def read_file(self, path: str, max_bytes: int) -> bytes:
+        return read_bounded(path, max_bytes)

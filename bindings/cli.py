@@ -1,0 +1,257 @@
+"""``promptwire``: call a target, run the mock server, or run the demo.
+
+Exit codes: 0 success; 1 the response carries an error or the call raised;
+2 usage or configuration errors. A user mistake never prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sansio_core._version import __version__
+from sansio_core.errors import ConfigError, LocalError, PromptwireError
+from sansio_core.response import ProviderResponse
+
+EXIT_OK, EXIT_CALL_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="promptwire",
+        description="Send prompts to LLM endpoints over HTTP and WebSocket exactly as promptfoo's "
+                    "http/https and ws/wss providers do.",
+    )
+    p.add_argument("--version", action="version", version=f"promptwire {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("call", help="call a provider from a config file",
+                       description="Call one provider entry of a promptfoo-style config and print the "
+                                   "ProviderResponse.")
+    c.add_argument("--config", required=True, metavar="FILE",
+                   help="YAML or JSON: one provider entry, a list of them, or a promptfoo config with "
+                        "`providers:`")
+    c.add_argument("--provider", metavar="ID_OR_LABEL", help="which provider, when the file holds several")
+    c.add_argument("--prompt", help="the prompt text")
+    c.add_argument("--vars", metavar="JSON", help="test variables as a JSON object")
+    c.add_argument("--var", action="append", default=[], metavar="KEY=VALUE",
+                   help="one variable (repeatable; wins over --vars)")
+    c.add_argument("--calls", metavar="FILE.jsonl",
+                   help="several calls, one JSON object per line {prompt, vars, context}, run in order "
+                        "on one target (sharing its caches); prints one JSON document per call")
+    c.add_argument("--binding", choices=("sync", "asyncio", "trio"), default="sync",
+                   help="which I/O binding runs the call (default: sync)")
+    c.add_argument("--timeout-ms", type=float, metavar="MS", help="override the request timeout")
+    c.add_argument("--json", action="store_true",
+                   help="print the ProviderResponse as JSON (promptfoo's camelCase keys); "
+                        "{\"thrown\": message} when the call raised")
+
+    m = sub.add_parser("mock", help="run the embedded mock LLM server on loopback",
+                       description="Serve OpenAI-style, echo, status, streaming, fault and WebSocket "
+                                   "endpoints on 127.0.0.1 (see docs/mock-server.md).")
+    m.add_argument("--port", type=int, default=8787, help="port (0 picks a free one; default 8787)")
+    m.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+
+    d = sub.add_parser("demo", help="run the example configs against the mock server",
+                       description="Start the mock server on a free loopback port, call every example "
+                                   "config in docs/examples/ and print prompt, output and latency.")
+    d.add_argument("--binding", choices=("sync", "asyncio", "trio"), default="sync")
+    d.add_argument("--examples", metavar="DIR", help="directory of example configs (default: docs/examples)")
+    return p
+
+
+# -- call ---------------------------------------------------------------------------
+
+
+def _parse_vars(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if args.vars:
+        try:
+            loaded = json.loads(args.vars)
+        except ValueError as exc:
+            raise UsageError(f"--vars is not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise UsageError("--vars must be a JSON object")
+        out.update(loaded)
+    for item in args.var:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--var expects KEY=VALUE, got {item!r}")
+        out[key] = value
+    return out
+
+
+def _read_calls(path: str) -> list[dict[str, Any]]:
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read --calls file {path}: {exc.strerror or exc}") from None
+    calls = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise UsageError(f"{path}:{n}: not valid JSON: {exc}") from None
+        if not isinstance(item, dict) or not isinstance(item.get("prompt", ""), str):
+            raise UsageError(f"{path}:{n}: expected an object with a string \"prompt\"")
+        calls.append(item)
+    return calls
+
+
+Outcome = ProviderResponse | PromptwireError
+
+
+def _run_calls(target_factory: Callable[[], Any], binding: str, calls: list[dict[str, Any]],
+               timeout_ms: float | None) -> list[Outcome]:
+    if binding == "sync":
+        target = target_factory()
+        out: list[Outcome] = []
+        with target:
+            for c in calls:
+                try:
+                    out.append(target.call(c.get("prompt", ""), c.get("vars") or {}, c.get("context"),
+                                           timeout_ms=timeout_ms))
+                except PromptwireError as exc:
+                    out.append(exc)
+        return out
+
+    async def run_async() -> list[Outcome]:
+        target = target_factory()
+        results: list[Outcome] = []
+        try:
+            for c in calls:
+                try:
+                    results.append(await target.call(c.get("prompt", ""), c.get("vars") or {},
+                                                     c.get("context"), timeout_ms=timeout_ms))
+                except PromptwireError as exc:
+                    results.append(exc)
+        finally:
+            await target.aclose()
+        return results
+
+    if binding == "trio":
+        import trio
+
+        return trio.run(run_async)
+    import asyncio
+
+    return asyncio.run(run_async())
+
+
+def _json_default(value: Any) -> Any:
+    return repr(value)
+
+
+def _document(outcome: Outcome) -> dict[str, Any]:
+    if isinstance(outcome, PromptwireError):
+        return {"thrown": str(outcome)}
+    return dict(outcome)
+
+
+def _print_summary(outcome: Outcome, prompt: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if isinstance(outcome, PromptwireError):
+        console.print(f"[bold red]error[/] ({outcome.category}): {outcome}", markup=True, highlight=False)
+        return
+    table = Table(show_header=False, box=None)
+    table.add_row("prompt", prompt)
+    if outcome.get("error") is not None:
+        table.add_row("[red]error[/]", str(outcome["error"]))
+    if "output" in outcome:
+        out = outcome["output"]
+        table.add_row("output", out if isinstance(out, str) else json.dumps(out, ensure_ascii=False,
+                                                                            default=_json_default))
+    http = outcome.metadata.get("http") if isinstance(outcome.metadata, dict) else None
+    if isinstance(http, dict) and "status" in http:
+        table.add_row("status", f"{http.get('status')} {http.get('statusText', '')}")
+    if outcome.latency_ms is not None:
+        table.add_row("latency", f"{outcome.latency_ms:.0f} ms")
+    if outcome.get("sessionId"):
+        table.add_row("sessionId", str(outcome["sessionId"]))
+    if outcome.get("tokenUsage"):
+        table.add_row("tokens", json.dumps(outcome["tokenUsage"]))
+    console.print(table)
+
+
+def _failed(outcome: Outcome) -> bool:
+    return isinstance(outcome, PromptwireError) or outcome.get("error") not in (None, "")
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from .api import AsyncTarget, Target
+
+    if args.calls:
+        if args.prompt is not None or args.vars or args.var:
+            raise UsageError("--calls cannot be combined with --prompt/--vars/--var")
+        calls = _read_calls(args.calls)
+    else:
+        if args.prompt is None:
+            raise UsageError("call needs --prompt TEXT (or --calls FILE.jsonl)")
+        calls = [{"prompt": args.prompt, "vars": _parse_vars(args)}]
+    cls = Target if args.binding == "sync" else AsyncTarget
+    # Build (and validate) before any call, so config errors exit 2 with no output.
+    built = cls.from_file(args.config, provider=args.provider)
+    outcomes = _run_calls(lambda: built, args.binding, calls, args.timeout_ms)
+    for call, outcome in zip(calls, outcomes, strict=True):
+        if args.json:
+            sys.stdout.write(json.dumps(_document(outcome), ensure_ascii=False, default=_json_default) + "\n")
+        else:
+            _print_summary(outcome, call.get("prompt", ""))
+    sys.stdout.flush()
+    return EXIT_CALL_FAILED if any(_failed(o) for o in outcomes) else EXIT_OK
+
+
+def cmd_mock(args: argparse.Namespace) -> int:
+    from .mock import main_mock
+
+    return main_mock(["--port", str(args.port), "--host", args.host])
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(binding=args.binding, examples=args.examples)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "call": cmd_call, "mock": cmd_mock, "demo": cmd_demo,
+    }
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return commands[args.command](args)
+    except UsageError as exc:
+        print(f"promptwire: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(f"promptwire: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LocalError as exc:
+        print(f"promptwire: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _entry() -> None:  # pragma: no cover
+    sys.exit(main())
+
+
+__all__: Iterable[str] = ["main"]

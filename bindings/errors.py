@@ -1,0 +1,44 @@
+"""Transport exceptions mapped to ``FailureKind`` exactly once, in one place."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+
+from sansio_core.errors import FailureKind
+
+
+def failure_kind(exc: BaseException) -> tuple[FailureKind, str]:
+    """Classify an exception raised by a socket, TLS or backend operation."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, socket.gaierror):
+        return FailureKind.DNS, f"cannot resolve host ({detail})"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return FailureKind.TLS, f"certificate verification failed: {exc.verify_message or detail}"
+    if isinstance(exc, ssl.SSLError):
+        return FailureKind.TLS, f"TLS error: {detail}"
+    if isinstance(exc, ConnectionRefusedError):
+        return FailureKind.REFUSED, "connection refused"
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        return FailureKind.RESET, "connection reset by peer"
+    if isinstance(exc, TimeoutError):
+        return FailureKind.TIMEOUT, "timed out"
+    if isinstance(exc, OSError) and exc.errno in (errno.ECONNREFUSED,):
+        return FailureKind.REFUSED, "connection refused"
+    if isinstance(exc, OSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
+        return FailureKind.RESET, "connection reset by peer"
+    name = type(exc).__name__
+    if name in ("BrokenResourceError", "ClosedResourceError"):  # trio
+        cause = exc.__cause__ or exc.__context__
+        if cause is not None and cause is not exc:
+            return failure_kind(cause)
+        return FailureKind.RESET, "connection reset by peer"
+    if name == "TrioSSLError":  # pragma: no cover - trio wraps ssl errors differently by version
+        return FailureKind.TLS, f"TLS error: {detail}"
+    return FailureKind.OTHER, f"{name}: {detail}"
+
+
+# Exceptions the drivers translate into failure events; anything else is a bug
+# and propagates.
+TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (OSError, ssl.SSLError, EOFError)

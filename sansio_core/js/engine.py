@@ -1,0 +1,316 @@
+"""``JsEngine``: one target's QuickJS context, its compiled functions, and the limits.
+
+Why it is shaped like this:
+
+* **Compile once.** ``compile`` evaluates a function's source when the target
+  is built (so syntax errors surface then) and keeps the function handle;
+  ``call`` only invokes it. The sources are also kept, because a context is
+  rebuilt from them after a limit was hit (an interrupted or out-of-memory
+  QuickJS heap is not trusted again) or for another owner.
+* **One context per owner.** A QuickJS runtime must never be entered by two
+  threads at once, and the core may not import ``threading``. The binding
+  passes ``owner`` (``threading.get_ident`` in practice); each distinct owner
+  lazily gets its own context built from the same sources. Without it the
+  engine has a single owner and is not thread-safe, like ``Call``.
+* **Values cross as JSON.** Strings and numbers go straight through; objects
+  go as JSON text that the JS side parses (cheaper than building objects
+  across the boundary); results come back as primitives or one JSON holder.
+  ``UNDEFINED`` is the Python face of JavaScript ``undefined`` (absent), distinct
+  from ``None`` (``null``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import quickjs
+
+from ..errors import TransformError
+from .limits import JsLimits
+from .prelude import PRELUDE
+
+
+class _Undefined:
+    """JavaScript ``undefined``: the value is absent. Falsy; a singleton."""
+
+    _instance: _Undefined | None = None
+
+    def __new__(cls) -> _Undefined:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "UNDEFINED"
+
+
+UNDEFINED: Final = _Undefined()
+
+
+class JsError(TransformError):
+    """JavaScript threw or hit a limit. ``kind``: error, timeout, memory, stack, syntax."""
+
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True, slots=True)
+class Json:
+    """An argument already serialised as JSON text (parsed on the JS side)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class JsonFromText:
+    """Marks the first argument as ``JSON.parse(<second argument>) || null``, computed in JS.
+
+    transformResponse's ``json`` is derived from ``text`` this way so the body
+    crosses the boundary once, as a string.
+    """
+
+
+JSON_FROM_TEXT: Final = JsonFromText()
+
+
+@dataclass(frozen=True, slots=True)
+class JsResult:
+    """What a call returned: ``value`` (``UNDEFINED`` when absent) and whether it
+    was an object with an ``output`` or ``error`` key (a ProviderResponse shape)."""
+
+    value: Any
+    provider_shaped: bool = False
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JsFunction:
+    """A handle on a function compiled into an engine."""
+
+    index: int
+    label: str
+
+
+_FATAL = {"timeout", "memory", "stack"}
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().split("\n", 1)[0].strip()
+    return line or text.strip()
+
+
+def _integral(value: Any) -> Any:
+    """QuickJS hands integral doubles over as float; JSON (and JS) print them as integers."""
+    if type(value) is float and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
+class JsEngine:
+    """The JavaScript side of one target. See the module docstring for the rules."""
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        limits: JsLimits | None = None,
+        owner: Callable[[], Hashable] | None = None,
+    ) -> None:
+        self.limits = limits or JsLimits()
+        self._env_json = json.dumps(dict(env or {}), ensure_ascii=False)
+        self._owner = owner
+        self._sources: list[tuple[str, str]] = []
+        self._contexts: dict[Hashable, tuple[Any, list[Any]]] = {}
+        self._log: list[str] = []
+
+    # -- contexts ---------------------------------------------------------------------
+
+    @property
+    def debug_log(self) -> list[str]:
+        """``console.*`` lines so far (``[level] text``), oldest first, bounded.
+
+        Read lazily from the contexts so logging costs nothing per call.
+        """
+        for ctx, _ in self._contexts.values():
+            self._collect(ctx)
+        return list(self._log)
+
+    def clear_debug_log(self) -> None:
+        for ctx, _ in self._contexts.values():
+            self._collect(ctx)
+        self._log.clear()
+
+    def _collect(self, ctx: Any) -> None:
+        try:
+            lines = json.loads(ctx.eval("__pw_drain_log()"))
+        except quickjs.JSException:
+            return
+        self._log.extend(lines)
+        overflow = len(self._log) - self.limits.debug_log_lines
+        if overflow > 0:
+            del self._log[:overflow]
+
+    def _new_context(self) -> Any:
+        ctx = quickjs.Context()
+        ctx.set_memory_limit(self.limits.memory)
+        ctx.set_time_limit(self.limits.time_s)
+        ctx.set_max_stack_size(self.limits.stack)
+        ctx.set("__pw_env_json", self._env_json)
+        ctx.set("__pw_log_lines", self.limits.debug_log_lines)
+        ctx.set("__pw_log_chars", self.limits.debug_log_line_chars)
+        ctx.eval(PRELUDE)
+        return ctx
+
+    def _context(self) -> tuple[Any, list[Any]]:
+        key = self._owner() if self._owner is not None else None
+        entry = self._contexts.get(key)
+        if entry is None:
+            ctx = self._new_context()
+            handles = [self._define(ctx, i, code, label) for i, (code, label) in enumerate(self._sources)]
+            entry = (ctx, handles)
+            if len(self._contexts) >= self.limits.max_contexts:
+                self._collect(self._contexts.pop(next(iter(self._contexts)))[0])
+            self._contexts[key] = entry
+        return entry
+
+    def _discard(self) -> None:
+        key = self._owner() if self._owner is not None else None
+        entry = self._contexts.pop(key, None)
+        if entry is not None:
+            self._collect(entry[0])
+
+    @staticmethod
+    def _define(ctx: Any, index: int, code: str, label: str) -> Any:
+        return ctx.eval(f"__pw_define({index}, {code}, {json.dumps(label)})")
+
+    # -- errors -----------------------------------------------------------------------
+
+    def _error(self, exc: Exception) -> JsError:
+        text = str(exc)
+        head = _first_line(text)
+        if "interrupted" in head:
+            return JsError(
+                f"JavaScript ran longer than the time limit ({self.limits.time_s:g} s of CPU)", "timeout"
+            )
+        if "out of memory" in head or head in ("", "null"):
+            mib = self.limits.memory / (1024 * 1024)
+            return JsError(f"JavaScript exceeded the memory limit ({mib:g} MiB)", "memory")
+        if "stack overflow" in head or isinstance(exc, quickjs.StackOverflow):
+            return JsError("JavaScript exceeded the stack limit (recursion too deep)", "stack")
+        if head.startswith("SyntaxError"):
+            return JsError(head, "syntax")
+        return JsError(head)
+
+    def _fail(self, exc: Exception) -> JsError:
+        err = self._error(exc)
+        if err.kind in _FATAL:
+            self._discard()
+        return err
+
+    # -- compiling --------------------------------------------------------------------
+
+    def compile(self, code: str, label: str) -> JsFunction:
+        """Evaluate ``code`` (an expression giving a function) once and keep it.
+
+        Raises ``JsError`` (kind ``syntax`` for a parse error) when it does not
+        compile, throws while evaluating, or yields something that is not a function.
+        """
+        ctx, handles = self._context()
+        index = len(self._sources)
+        try:
+            handle = self._define(ctx, index, code, label)
+        except quickjs.JSException as exc:
+            raise self._fail(exc) from None
+        self._sources.append((code, label))
+        handles.append(handle)
+        # Other owners' contexts learn the new function when they are next used.
+        for key in list(self._contexts):
+            if self._contexts[key][1] is not handles:
+                self._collect(self._contexts.pop(key)[0])
+        return JsFunction(index, label)
+
+    def compile_first(self, codes: Sequence[tuple[str, str]], label: str) -> tuple[JsFunction, str]:
+        """Compile the first of several readings (``(form, code)``) that works.
+
+        Returns the function and the form used. When none works, raises the
+        error of the most specific reading (see ``source_forms.candidates``).
+        """
+        errors: list[tuple[str, JsError]] = []
+        for form, code in codes:
+            try:
+                return self.compile(code, label), form
+            except JsError as err:
+                if err.kind in _FATAL:
+                    raise
+                errors.append((form, err))
+        forms = [form for form, _ in errors]
+        pick = "function" if "function" in forms else ("body" if "body" in forms else forms[0])
+        raise dict(errors)[pick]
+
+    # -- calling ----------------------------------------------------------------------
+
+    def call(self, fn: JsFunction, *args: Any) -> JsResult:
+        """Call a compiled function. Arguments: str/int/float/bool/None, ``Json``,
+        ``JSON_FROM_TEXT`` (first position only), or JSON-compatible containers."""
+        ctx, handles = self._context()
+        handle = handles[fn.index]
+        flags = 0
+        wire: list[Any] = []
+        for i, arg in enumerate(args):
+            if isinstance(arg, Json):
+                flags |= 1 << i
+                wire.append(arg.text)
+            elif arg is JSON_FROM_TEXT:
+                flags |= 16
+                wire.append(None)
+            elif isinstance(arg, (dict, list, tuple)):
+                flags |= 1 << i
+                wire.append(json.dumps(arg, ensure_ascii=False, separators=(",", ":")))
+            elif arg is UNDEFINED:
+                wire.append(None)
+            else:
+                wire.append(arg)
+        try:
+            raw = handle(flags, *wire)
+            if isinstance(raw, quickjs.Object):
+                return self._holder(ctx, raw)
+            return JsResult(_integral(raw))
+        except quickjs.JSException as exc:
+            raise self._fail(exc) from None
+        except quickjs.StackOverflow as exc:  # pragma: no cover - QuickJS reports it as JSException
+            raise self._fail(exc) from None
+
+    def _holder(self, ctx: Any, raw: Any) -> JsResult:
+        holder = json.loads(raw.json())
+        kind = holder["k"]
+        if kind == "p":
+            jobs = 0
+            while ctx.execute_pending_job():
+                jobs += 1
+                if jobs > self.limits.max_pending_jobs:
+                    self._discard()
+                    raise JsError("JavaScript promise did not settle within the job limit", "timeout")
+            settled = ctx.eval("__pw_settled()")
+            if not isinstance(settled, quickjs.Object):
+                return JsResult(_integral(settled))
+            holder = json.loads(settled.json())
+            kind = holder["k"]
+            if kind == "n":
+                raise JsError("the transform returned a promise that never settled")
+            if kind == "p":
+                raise JsError("the transform's promise resolved to another pending promise")
+        if kind == "u":
+            return JsResult(UNDEFINED)
+        if kind == "e":
+            return JsResult(holder["v"], is_error=True)
+        return JsResult(holder.get("v", UNDEFINED), provider_shaped=bool(holder.get("p")))
+
+
+__all__ = ["JSON_FROM_TEXT", "UNDEFINED", "Json", "JsEngine", "JsError", "JsFunction", "JsResult"]

@@ -1,0 +1,140 @@
+"""The JavaScript every target context starts with: the only bridge to the host.
+
+User code sees ``console`` (lines are buffered in the context and read by
+``JsEngine.debug_log``, never printed), ``process.env`` (a frozen copy of the
+environment mapping the binding passed in) and a ``require`` that explains why
+it cannot load anything. Nothing else of the host is reachable: QuickJS has no
+file, network or timer APIs unless a host adds them, and this host adds no
+Python callables at all (QuickJS refuses them under a time limit anyway).
+
+The helpers below the shim are how values cross: arguments arrive as strings
+or numbers (objects as JSON text, parsed here), results leave as primitives
+or as a small holder object that Python reads with one ``JSON.stringify``.
+"""
+
+from __future__ import annotations
+
+PRELUDE = r"""
+(function (g) {
+  "use strict";
+  const logMax = g.__pw_log_lines;
+  const logChars = g.__pw_log_chars;
+  delete g.__pw_log_lines;
+  delete g.__pw_log_chars;
+  let logLines = [];
+  const hostLog = (level, text) => {
+    if (text.length > logChars) text = text.slice(0, logChars) + "...";
+    logLines.push("[" + level + "] " + text);
+    if (logLines.length > logMax) logLines.splice(0, logLines.length - logMax);
+  };
+  g.__pw_drain_log = function () {
+    const lines = logLines;
+    logLines = [];
+    return JSON.stringify(lines);
+  };
+  const envText = g.__pw_env_json;
+  delete g.__pw_env_json;
+
+  const show = (v) => {
+    if (typeof v === "string") return v;
+    if (v instanceof Error) return String(v);
+    try {
+      const s = JSON.stringify(v);
+      return s === undefined ? String(v) : s;
+    } catch (e) {
+      return String(v);
+    }
+  };
+  const logger = (level) => function () {
+    const parts = [];
+    for (let i = 0; i < arguments.length; i++) parts.push(show(arguments[i]));
+    hostLog(level, parts.join(" "));
+  };
+  g.console = Object.freeze({
+    log: logger("log"), info: logger("info"), warn: logger("warn"),
+    error: logger("error"), debug: logger("debug"), trace: logger("trace"),
+  });
+
+  const env = Object.freeze(JSON.parse(envText));
+  g.process = Object.freeze({
+    env: env, argv: Object.freeze([]), platform: "promptwire",
+    versions: Object.freeze({}), cwd: function () { return "."; },
+  });
+
+  g.require = function (name) {
+    throw new Error("require(" + JSON.stringify(String(name)) +
+      ") is not available: promptwire runs transforms without host modules");
+  };
+
+  const fns = [];
+
+  // One holder shape for every non-primitive result:
+  // k = "u" undefined, "v" a value (p: has an output or error key), "e" an Error.
+  const out = (r) => {
+    const t = typeof r;
+    if (t === "string" || t === "number" || t === "boolean" || r === null) return r;
+    if (r === undefined) return { k: "u" };
+    if (t === "bigint") return Number(r);
+    if (r instanceof Error) return { k: "e", v: String(r) };
+    if (t === "function") return { k: "v", v: "[Function " + (r.name || "anonymous") + "]" };
+    if (t === "object" && typeof r.then === "function") return { k: "p" };
+    const pr = t === "object" && !Array.isArray(r) && ("output" in r || "error" in r);
+    return { k: "v", p: pr, v: r };
+  };
+
+  let pending = null;
+  const settle = (r) => {
+    const s = { done: false };
+    pending = s;
+    r.then(function (v) { s.done = true; s.value = out(v); },
+           function (e) { s.done = true; s.failed = true; s.error = e; });
+  };
+
+  g.__pw_define = function (index, fn, label) {
+    if (typeof fn !== "function") {
+      throw new TypeError(label + " is not a function");
+    }
+    fns[index] = function (flags, a, b, c, d) {
+      if (flags & 1) a = JSON.parse(a);
+      if (flags & 2) b = JSON.parse(b);
+      if (flags & 4) c = JSON.parse(c);
+      if (flags & 8) d = JSON.parse(d);
+      if (flags & 16) a = (function () { try { return JSON.parse(b) || null; } catch (e) { return null; } })();
+      const r = fn(a, b, c, d);
+      if (r !== null && typeof r === "object" && typeof r.then === "function") {
+        settle(r);
+        return { k: "p" };
+      }
+      return out(r);
+    };
+    return fns[index];
+  };
+
+  g.__pw_settled = function () {
+    const s = pending;
+    pending = null;
+    if (s === null || !s.done) return { k: "n" };
+    if (s.failed) throw s.error;
+    return s.value;
+  };
+
+  g.__pw_pick = function (cjs, esm, name, path) {
+    const fnOf = (v) => (typeof v === "function" ? v : undefined);
+    const at = (o, key) => (o !== null && (typeof o === "object" || typeof o === "function") ? o[key] : undefined);
+    let found;
+    if (name === null) {
+      found = fnOf(esm.default) || fnOf(cjs) || fnOf(at(cjs, "default"));
+    } else {
+      found = fnOf(esm[name]) || fnOf(at(cjs, name)) || fnOf(at(esm.default, name)) ||
+        fnOf(at(at(cjs, "default"), name));
+    }
+    if (found === undefined) {
+      throw new TypeError(path + (name === null ? "" : ":" + name) +
+        " must export a function or have a default export as a function");
+    }
+    return found;
+  };
+})(globalThis);
+"""
+
+__all__ = ["PRELUDE"]

@@ -1,0 +1,86 @@
+"""Between h11's body chunks and the response text: decoding, framing, deltas.
+
+Per exchange, ``StreamDecoder.on_head`` looks at the response head and picks
+what the body needs: a Content-Encoding decoder (bounded), and for
+``text/event-stream`` / NDJSON bodies a framer plus a delta extractor, so the
+binding can hand text to the caller while the body streams. The whole body
+text still reaches transformResponse afterwards, as in promptfoo.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .content_coding import Decoder, decoder_for
+from .http1 import BodyListener, RawResponse, ResponseHead
+from .limits import Limits
+
+_NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl",
+                 "application/x-jsonlines", "application/json-seq")
+
+
+class StreamDecoder:
+    __slots__ = ("_decoded", "_decoder", "_deltas", "_extractor", "_framer", "_limits", "_listening",
+                 "first_delta")
+
+    def __init__(self, limits: Limits, *, deltas: bool = True) -> None:
+        self._limits = limits
+        self._deltas = deltas
+        self._decoder: Decoder | None = None
+        self._framer: Any = None
+        self._extractor: Any = None
+        self._decoded = bytearray()
+        self._listening = False
+        self.first_delta = False
+
+    def on_head(self, head: ResponseHead) -> BodyListener | None:
+        encoding = head.header("content-encoding")
+        if encoding and encoding.strip().lower() != "identity":
+            self._decoder = decoder_for(encoding, self._limits.max_decoded_body)
+        if self._deltas:
+            self._framer, self._extractor = _framing_for(head.header("content-type") or "", self._limits)
+        if self._decoder is None and self._framer is None:
+            return None
+        self._listening = True
+        return self._listen
+
+    def _listen(self, chunk: bytes) -> list[str]:
+        data = self._decoder.feed(chunk) if self._decoder is not None else chunk
+        self._decoded += data
+        if self._framer is None or not data:
+            return []
+        return list(self._extractor.feed(self._framer.feed(data)))
+
+    def finish_text(self, raw: RawResponse) -> str:
+        """The decoded body as text (UTF-8 with replacement, a leading BOM dropped)."""
+        if not self._listening:
+            body = raw.body
+        else:
+            if self._decoder is not None:
+                self._decoded += self._decoder.finish()
+            body = bytes(self._decoded)
+        text = body.decode("utf-8", "replace")
+        return text[1:] if text.startswith("\ufeff") else text
+
+    def finish_deltas(self) -> list[str]:
+        """Deltas held back until the end of the body (a last event with no blank line)."""
+        if self._framer is None:
+            return []
+        return list(self._extractor.feed(self._framer.end()))
+
+
+def _framing_for(content_type: str, limits: Limits) -> tuple[Any, Any]:
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    try:
+        from .stream_deltas import DeltaExtractor
+    except ImportError:  # pragma: no cover - during development
+        return None, None
+    if ctype == "text/event-stream":
+        from .sse import SseDecoder
+
+        return SseDecoder(limits.max_sse_event), DeltaExtractor()
+    if ctype in _NDJSON_TYPES:
+        from .ndjson import JsonStreamDecoder
+
+        return JsonStreamDecoder(limits.max_ndjson_line), DeltaExtractor()
+    return None, None

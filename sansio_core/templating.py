@@ -1,0 +1,623 @@
+"""Nunjucks-compatible templates on jinja2's sandbox, compiled once and rendered cheaply.
+
+promptfoo renders every templated option with Nunjucks. The parts users rely on
+are reproduced here on ``jinja2.sandbox.SandboxedEnvironment``:
+
+* an undefined variable or attribute renders as ``""``, is falsy, iterates as
+  empty and never raises (Nunjucks ``throwOnUndefined: false``);
+* values are printed the way JavaScript's ``String(value)`` prints them
+  (``[object Object]``, ``1,2``, ``true``, ``3`` for ``3.0``);
+* ``obj.key`` on a mapping reads the key, never a Python attribute, so a var
+  with an ``items`` key behaves as in JavaScript (and the sandbox surface stays small);
+* Nunjucks filters jinja lacks or spells differently (``dump``, ``load``,
+  ``urlencode``, ``nl2br``, JS-flavoured ``join``/``string``/``escape``);
+* the ``env`` global (process environment overlaid with the config's ``env``).
+
+Nothing here reads the real environment: the binding passes the mapping in.
+Templates are cached by source text per engine, so a target compiles each
+option once and the hot path only calls ``Template.render``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import ChainableUndefined, Undefined, nodes
+from jinja2 import exceptions as jexc
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import PromptwireError, TemplateError
+from .limits import MAX_RENDERED_TEMPLATE, MAX_TEMPLATE_CACHE
+
+TAG_MARKERS = ("{{", "{%", "{#")
+
+# promptfoo's getEnvBool: these spellings (any case) mean true.
+_TRUTHY = frozenset({"1", "true", "yes", "yup", "yeppers"})
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """A boolean environment switch read the way promptfoo reads it."""
+    value = env.get(name)
+    if value is None:
+        return default
+    return str(value).strip().lower() in _TRUTHY
+
+
+def has_tags(source: str) -> bool:
+    """Whether ``source`` would be changed by rendering at all."""
+    return "{" in source and any(marker in source for marker in TAG_MARKERS)
+
+
+# -- JavaScript value conversion ---------------------------------------------------------
+
+
+def js_number(value: float | int) -> str:
+    """ECMAScript ``Number::toString`` (shortest round-trip digits, JS exponent rules)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if value != value:
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    if value == 0:
+        return "0"
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    magnitude = abs(value)
+    if 1e-4 <= magnitude < 1e16:
+        # Python's repr is already plain decimal here, with the same shortest digits as JS.
+        return repr(value)
+    text = repr(value)
+    sign = ""
+    if text[0] == "-":
+        sign, text = "-", text[1:]
+    mantissa, _, exp_text = text.partition("e")
+    exponent = int(exp_text) if exp_text else 0
+    int_part, _, frac_part = mantissa.partition(".")
+    stripped_int = int_part.lstrip("0")
+    if stripped_int:
+        point = len(stripped_int) + exponent
+    else:
+        point = exponent - (len(frac_part) - len(frac_part.lstrip("0")))
+    digits = (int_part + frac_part).strip("0")
+    k = len(digits)
+    n = point
+    if k <= n <= 21:
+        out = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        out = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        out = "0." + "0" * (-n) + digits
+    else:
+        e = n - 1
+        out = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
+    return sign + out
+
+
+def _is_undefined(value: Any) -> bool:
+    return isinstance(value, Undefined)
+
+
+def js_string(value: Any) -> str:
+    """JavaScript ``String(value)`` as Nunjucks prints it (null/undefined print as ``""``)."""
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, Undefined):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return js_number(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join("" if item is None or isinstance(item, Undefined) else _array_item(item) for item in value)
+    if isinstance(value, Mapping):
+        return "[object Object]"
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return _js_iso(value)
+    return str(value)
+
+
+def _array_item(value: Any) -> str:
+    # Array.prototype.join prints nested arrays flattened the same way.
+    return js_string(value)
+
+
+def _js_iso(value: _dt.date) -> str:
+    """``Date.prototype.toJSON`` for YAML timestamps (UTC, milliseconds, ``Z``)."""
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return value.strftime("%Y-%m-%dT00:00:00.000Z")
+
+
+def _js_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None:
+        return "null"
+    return js_string(key)
+
+
+def _is_array_index(key: str) -> bool:
+    return key.isdigit() and key.isascii() and (key == "0" or key[0] != "0") and int(key) < 2**32 - 1
+
+
+def _js_items(obj: Mapping[Any, Any]) -> list[tuple[str, Any]]:
+    """Own enumerable properties in JavaScript order: array indexes ascending, then insertion order."""
+    items = [(_js_key(k), v) for k, v in obj.items()]
+    if any(k[:1].isdigit() for k, _ in items):
+        index = sorted(((k, v) for k, v in items if _is_array_index(k)), key=lambda kv: int(kv[0]))
+        if index:
+            items = index + [(k, v) for k, v in items if not _is_array_index(k)]
+    return items
+
+
+_dump_str = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _omitted(value: Any) -> bool:
+    """Values JSON.stringify drops from objects (undefined, functions)."""
+    return isinstance(value, Undefined) or (callable(value) and not isinstance(value, type))
+
+
+def _encode(value: Any, out: list[str], indent: str | None, level: int) -> None:
+    if isinstance(value, str):
+        out.append(_dump_str(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(str(value))
+    elif isinstance(value, float):
+        out.append(js_number(value) if math.isfinite(value) else "null")
+    elif isinstance(value, Mapping):
+        items = [(k, v) for k, v in _js_items(value) if not _omitted(v)]
+        if not items:
+            out.append("{}")
+            return
+        if indent is None:
+            out.append("{")
+            first = True
+            for k, v in items:
+                if not first:
+                    out.append(",")
+                first = False
+                out.append(_dump_str(k))
+                out.append(":")
+                _encode(v, out, None, 0)
+            out.append("}")
+        else:
+            inner = "\n" + indent * (level + 1)
+            out.append("{")
+            first = True
+            for k, v in items:
+                out.append(inner if first else "," + inner)
+                first = False
+                out.append(_dump_str(k))
+                out.append(": ")
+                _encode(v, out, indent, level + 1)
+            out.append("\n" + indent * level + "}")
+    elif isinstance(value, (list, tuple)):
+        if not value:
+            out.append("[]")
+            return
+        inner = "" if indent is None else "\n" + indent * (level + 1)
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            out.append(inner)
+            if _omitted(item):
+                out.append("null")
+            else:
+                _encode(item, out, indent, level + 1)
+        if indent is not None:
+            out.append("\n" + indent * level)
+        out.append("]")
+    elif isinstance(value, (_dt.datetime, _dt.date)):
+        out.append(_dump_str(_js_iso(value)))
+    elif isinstance(value, bytes):
+        out.append(_dump_str(value.decode("utf-8", "replace")))
+    else:
+        out.append(_dump_str(str(value)))
+
+
+def js_json(value: Any, indent: int | str | None = None) -> str:
+    """``JSON.stringify(value, null, indent)``: compact, key order kept, non-ASCII unescaped.
+
+    Numbers print as JavaScript prints them (``1.0`` -> ``1``, NaN -> ``null``),
+    integer-like object keys come first as in JS objects, undefined values are
+    dropped from objects and become ``null`` in arrays. A top-level undefined
+    gives ``""`` (JSON.stringify returns undefined, which renders empty).
+    """
+    if _omitted(value):
+        return ""
+    pad: str | None
+    if indent is None or indent == 0 or indent == "":
+        pad = None
+    elif isinstance(indent, str):
+        pad = indent[:10]
+    else:
+        pad = " " * max(0, min(10, int(indent)))
+        if not pad:
+            pad = None
+    out: list[str] = []
+    _encode(value, out, pad, 0)
+    return "".join(out)
+
+
+def js_trim(text: str) -> str:
+    """``String.prototype.trim`` (JS whitespace, which differs from ``str.strip`` at the edges)."""
+    return text.strip(JS_WHITESPACE)
+
+
+JS_WHITESPACE = (
+    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
+def js_json_parse(text: str) -> Any:
+    """``JSON.parse``: raises ValueError on anything JSON does not allow (no NaN/Infinity)."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# -- the Nunjucks flavour of jinja -------------------------------------------------------
+
+
+class JsUndefined(ChainableUndefined):
+    """Nunjucks' undefined: prints empty, chains through attributes, never raises on use."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return ""
+
+    def __len__(self) -> int:
+        return 0
+
+    def __repr__(self) -> str:
+        return "undefined"
+
+
+def _finalize(value: Any) -> str:
+    return js_string(value)
+
+
+def _f_dump(value: Any, indent: int | str | None = None) -> Any:
+    if isinstance(value, Undefined):
+        return value
+    return js_json(value, indent)
+
+
+def _f_load(value: Any) -> Any:
+    return js_json_parse(js_string(value))
+
+
+_URI_COMPONENT_SAFE = "-_.!~*'()"
+
+
+def _encode_uri_component(value: Any) -> str:
+    return quote(js_string(value), safe=_URI_COMPONENT_SAFE)
+
+
+def _f_urlencode(value: Any) -> str:
+    if isinstance(value, str):
+        return _encode_uri_component(value)
+    if isinstance(value, Mapping):
+        pairs: list[Any] = list(value.items())
+    elif isinstance(value, (list, tuple)):
+        pairs = list(value)
+    else:
+        return _encode_uri_component(value)
+    out = []
+    for pair in pairs:
+        key, val = (pair[0], pair[1]) if isinstance(pair, (list, tuple)) and len(pair) >= 2 else (pair, "")
+        out.append(f"{_encode_uri_component(key)}={_encode_uri_component(val)}")
+    return "&".join(out)
+
+
+def _f_join(value: Any, d: str = "", attribute: Any = None) -> str:
+    if isinstance(value, Undefined) or value is None:
+        return ""
+    items = list(value)
+    if attribute is not None:
+        items = [item.get(attribute) if isinstance(item, Mapping) else getattr(item, str(attribute), None)
+                 for item in items]
+    return js_string(d).join("" if item is None or isinstance(item, Undefined) else js_string(item)
+                             for item in items)
+
+
+_ESCAPES = {"&": "&amp;", '"': "&quot;", "'": "&#39;", "<": "&lt;", ">": "&gt;", "\\": "&#92;"}
+_ESCAPE_TABLE = str.maketrans(_ESCAPES)
+
+
+def _f_escape(value: Any) -> str:
+    return js_string(value).translate(_ESCAPE_TABLE)
+
+
+def _f_nl2br(value: Any) -> str:
+    return js_string(value).replace("\r\n", "<br />\n").replace("\n", "<br />\n")
+
+
+def _string_filter(fn: Callable[[str], str]) -> Callable[[Any], str]:
+    def apply(value: Any) -> str:
+        return fn(js_string(value))
+
+    return apply
+
+
+def _f_capitalize(text: str) -> str:
+    return text[:1].upper() + text[1:].lower()
+
+
+def _f_title(text: str) -> str:
+    return " ".join(word[:1].upper() + word[1:].lower() for word in text.split(" "))
+
+
+class NunjucksEnvironment(SandboxedEnvironment):
+    """A sandboxed jinja environment that reads mappings like JavaScript objects."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                return self.undefined(obj=obj, name=attribute)
+        if attribute == "length" and isinstance(obj, (str, list, tuple)):
+            return len(obj)
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[argument]
+            except (KeyError, TypeError):
+                pass
+            if not isinstance(argument, str):
+                try:
+                    return obj[_js_key(argument)]
+                except (KeyError, TypeError):
+                    pass
+            return self.undefined(obj=obj, name=argument)
+        if argument == "length" and isinstance(obj, (str, list, tuple)):
+            return len(obj)
+        return super().getitem(obj, argument)
+
+
+def _make_environment(env_global: Mapping[str, Any]) -> NunjucksEnvironment:
+    environment = NunjucksEnvironment(
+        autoescape=False,
+        undefined=JsUndefined,
+        finalize=_finalize,
+        keep_trailing_newline=True,  # Nunjucks keeps the final newline; jinja strips it by default
+        cache_size=0,  # we cache compiled templates ourselves, keyed by source
+        auto_reload=False,
+    )
+    # Nondeterministic helpers would make the core impure: random draws from the
+    # module-level generator, lipsum likewise.
+    environment.filters.pop("random", None)
+    environment.globals.pop("lipsum", None)
+    environment.filters.update(
+        {
+            "dump": _f_dump,
+            "load": _f_load,
+            "urlencode": _f_urlencode,
+            "join": _f_join,
+            "string": js_string,
+            "escape": _f_escape,
+            "e": _f_escape,
+            "forceescape": _f_escape,
+            "nl2br": _f_nl2br,
+            "upper": _string_filter(str.upper),
+            "lower": _string_filter(str.lower),
+            "trim": _string_filter(js_trim),
+            "capitalize": _string_filter(_f_capitalize),
+            "title": _string_filter(_f_title),
+        }
+    )
+    environment.globals["env"] = env_global
+    environment.globals["null"] = None
+    environment.globals["undefined"] = environment.undefined()
+    return environment
+
+
+def _snippet(source: str, limit: int = 120) -> str:
+    return repr(source if len(source) <= limit else source[:limit] + "...")
+
+
+# -- compiled templates ------------------------------------------------------------------
+
+
+class Template:
+    """One compiled template. ``render`` is the hot path: no compilation, no copies."""
+
+    __slots__ = ("_compiled", "has_tags", "source")
+
+    def __init__(self, source: str, compiled: Any | None) -> None:
+        self.source = source
+        self._compiled = compiled
+        self.has_tags = compiled is not None
+
+    def render(self, vars: Mapping[str, Any]) -> str:
+        """Render with ``vars``; raises ``TemplateError`` naming the template on failure."""
+        compiled = self._compiled
+        if compiled is None:
+            return self.source
+        try:
+            out: str = compiled.render(vars)
+        except PromptwireError:
+            raise
+        except RecursionError:
+            raise TemplateError(f"template recursion too deep in {_snippet(self.source)}") from None
+        except Exception as err:  # any failure inside user template code
+            raise TemplateError(f"failed to render template {_snippet(self.source)}: {_describe(err)}") from None
+        if len(out) > MAX_RENDERED_TEMPLATE:
+            raise TemplateError(
+                f"template {_snippet(self.source)} rendered {len(out)} characters, "
+                f"more than the limit of {MAX_RENDERED_TEMPLATE}"
+            )
+        return out
+
+
+def _describe(err: BaseException) -> str:
+    if isinstance(err, jexc.TemplateSyntaxError):
+        return f"{err.message} (line {err.lineno})"
+    name = type(err).__name__
+    text = str(err)
+    return f"{name}: {text}" if text else name
+
+
+class ObjectTemplate:
+    """promptfoo's ``renderVarsInObject``: every string rendered, containers walked (values only).
+
+    Static subtrees are returned as the very objects given at compile time, so
+    the result must be treated as read-only.
+    """
+
+    __slots__ = ("_render", "dynamic", "value")
+
+    def __init__(self, value: Any, render: Callable[[Mapping[str, Any]], Any] | None) -> None:
+        self.value = value
+        self._render = render
+        self.dynamic = render is not None
+
+    def render(self, vars: Mapping[str, Any]) -> Any:
+        if self._render is None:
+            return self.value
+        return self._render(vars)
+
+
+class TemplateEngine:
+    """Compiles and caches templates for one configuration (its env and switches).
+
+    Not thread-safe by contract: one target owns one engine, like the rest of
+    the core. ``disabled`` reproduces ``PROMPTFOO_DISABLE_TEMPLATING`` (every
+    template returned unchanged).
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        disabled: bool = False,
+        config_env: Mapping[str, Any] | None = None,
+        env_vars_disabled: bool = False,
+    ) -> None:
+        env_global: dict[str, Any] = {}
+        if not env_vars_disabled:
+            env_global.update(env or {})
+            env_global.update(config_env or {})
+        self.env_global = env_global
+        self.disabled = disabled
+        self._environment = _make_environment(env_global)
+        self._cache: dict[str, Template] = {}
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], config_env: Mapping[str, Any] | None = None) -> TemplateEngine:
+        """An engine configured by the ``PROMPTFOO_DISABLE_*`` switches found in ``env``."""
+        disabled = env_flag(env, "PROMPTFOO_DISABLE_TEMPLATING")
+        self_hosted = env_flag(env, "PROMPTFOO_SELF_HOSTED")
+        env_vars_disabled = env_flag(env, "PROMPTFOO_DISABLE_TEMPLATE_ENV_VARS", self_hosted)
+        return cls(env, disabled=disabled, config_env=config_env, env_vars_disabled=env_vars_disabled)
+
+    def compile(self, source: str) -> Template:
+        """The compiled template for ``source`` (cached); ``TemplateError`` on a syntax error."""
+        cached = self._cache.get(source)
+        if cached is not None:
+            return cached
+        if not isinstance(source, str):
+            raise TemplateError(f"a template must be a string, not {type(source).__name__}")
+        compiled: Any | None = None
+        if not self.disabled and has_tags(source):
+            try:
+                compiled = self._environment.from_string(source)
+            except jexc.TemplateSyntaxError as err:
+                raise TemplateError(
+                    f"template syntax error in {_snippet(source)}: {err.message} (line {err.lineno})"
+                ) from None
+            except Exception as err:
+                raise TemplateError(f"cannot compile template {_snippet(source)}: {_describe(err)}") from None
+        template = Template(source, compiled)
+        if len(self._cache) >= MAX_TEMPLATE_CACHE:
+            self._cache.clear()
+        self._cache[source] = template
+        return template
+
+    def render(self, source: str, vars: Mapping[str, Any]) -> str:
+        """Compile (cached) and render in one step."""
+        return self.compile(source).render(vars)
+
+    def compile_object(self, value: Any) -> ObjectTemplate:
+        """Compile every string inside ``value`` (lists and mappings walked, keys untouched)."""
+        render = self._compile_node(value)
+        return ObjectTemplate(value, render)
+
+    def _compile_node(self, value: Any) -> Callable[[Mapping[str, Any]], Any] | None:
+        if isinstance(value, str):
+            template = self.compile(value)
+            return template.render if template.has_tags else None
+        if isinstance(value, Mapping):
+            parts = [(key, item, self._compile_node(item)) for key, item in value.items()]
+            if all(fn is None for _, _, fn in parts):
+                return None
+
+            def render_mapping(vars: Mapping[str, Any]) -> Any:
+                return {key: (item if fn is None else fn(vars)) for key, item, fn in parts}
+
+            return render_mapping
+        if isinstance(value, (list, tuple)):
+            elements = [(item, self._compile_node(item)) for item in value]
+            if all(fn is None for _, fn in elements):
+                return None
+
+            def render_list(vars: Mapping[str, Any]) -> Any:
+                return [item if fn is None else fn(vars) for item, fn in elements]
+
+            return render_list
+        return None
+
+    def check_syntax(self, source: str) -> None:
+        """Raise ``TemplateError`` if ``source`` does not compile (used for load-time checks)."""
+        self.compile(source)
+
+    def referenced_names(self, source: str) -> frozenset[str]:
+        """Top-level variable names a template reads (for deciding what is static)."""
+        if self.disabled or not has_tags(source):
+            return frozenset()
+        try:
+            tree = self._environment.parse(source)
+        except jexc.TemplateSyntaxError:
+            return frozenset()
+        return frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")
+
+
+__all__ = [
+    "JS_WHITESPACE",
+    "JsUndefined",
+    "ObjectTemplate",
+    "Template",
+    "TemplateEngine",
+    "env_flag",
+    "has_tags",
+    "js_json",
+    "js_json_parse",
+    "js_number",
+    "js_string",
+    "js_trim",
+]
