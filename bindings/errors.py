@@ -12,6 +12,11 @@ from sansio_core.errors import FailureKind
 def failure_kind(exc: BaseException) -> tuple[FailureKind, str]:
     """Classify an exception raised by a socket, TLS or backend operation."""
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        return failure_kind(exc.exceptions[-1])
+    if isinstance(exc, OSError) and exc.errno is None and exc.__cause__ is not None:
+        # trio's "all attempts to connect ... failed" wraps the real errors.
+        return failure_kind(exc.__cause__)
     if isinstance(exc, socket.gaierror):
         return FailureKind.DNS, f"cannot resolve host ({detail})"
     if isinstance(exc, ssl.SSLCertVerificationError):

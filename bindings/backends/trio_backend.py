@@ -20,6 +20,14 @@ def _at(deadline: float | None) -> float:
     return trio.current_time() + (deadline - time.monotonic())
 
 
+def _unwrap(exc: trio.BrokenResourceError | trio.ClosedResourceError) -> BaseException:
+    """trio reports transport failures as BrokenResourceError; give the driver the OSError/SSLError."""
+    cause = exc.__cause__
+    if isinstance(cause, (OSError, ssl.SSLError)):
+        return cause
+    return ConnectionResetError(str(exc) or "connection broken")
+
+
 class TrioStream:
     __slots__ = ("_sock", "_stream")
 
@@ -29,13 +37,19 @@ class TrioStream:
 
     async def send_all(self, data: bytes, deadline: float | None) -> None:
         with trio.move_on_at(_at(deadline)) as scope:
-            await self._stream.send_all(data)
+            try:
+                await self._stream.send_all(data)
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise _unwrap(exc) from None
         if scope.cancelled_caught:
             raise TimeoutError()
 
     async def receive_some(self, max_bytes: int, deadline: float | None) -> bytes:
         with trio.move_on_at(_at(deadline)) as scope:
-            return bytes(await self._stream.receive_some(max_bytes))
+            try:
+                return bytes(await self._stream.receive_some(max_bytes))
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise _unwrap(exc) from None
         assert scope.cancelled_caught
         raise TimeoutError()
 
@@ -65,6 +79,9 @@ class TrioBackend:
                                      https_compatible=True)
                 try:
                     await tls.do_handshake()
+                except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                    tcp.socket.close()
+                    raise _unwrap(exc) from None
                 except BaseException:
                     tcp.socket.close()
                     raise

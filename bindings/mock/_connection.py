@@ -73,7 +73,7 @@ class HttpConnection:
                 raise _Closed from exc
             if event is h11.NEED_DATA:
                 if self.conn.they_are_waiting_for_100_continue:
-                    self._write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+                    self._write(self.conn.send(h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")))
                 try:
                     await self._receive(KEEPALIVE_IDLE_S)
                 except TimeoutError:

@@ -79,6 +79,10 @@ class JsonFromText:
 
 JSON_FROM_TEXT: Final = JsonFromText()
 
+# Extra call flag: set ``context.response.data`` (third argument) to the parsed
+# body, or the text when it is not JSON, inside JS, so the body is not sent twice.
+FLAG_RESPONSE_DATA: Final = 32
+
 
 @dataclass(frozen=True, slots=True)
 class JsResult:
@@ -256,12 +260,11 @@ class JsEngine:
 
     # -- calling ----------------------------------------------------------------------
 
-    def call(self, fn: JsFunction, *args: Any) -> JsResult:
+    def call(self, fn: JsFunction, *args: Any, flags: int = 0) -> JsResult:
         """Call a compiled function. Arguments: str/int/float/bool/None, ``Json``,
         ``JSON_FROM_TEXT`` (first position only), or JSON-compatible containers."""
         ctx, handles = self._context()
         handle = handles[fn.index]
-        flags = 0
         wire: list[Any] = []
         for i, arg in enumerate(args):
             if isinstance(arg, Json):
@@ -313,4 +316,4 @@ class JsEngine:
         return JsResult(holder.get("v", UNDEFINED), provider_shaped=bool(holder.get("p")))
 
 
-__all__ = ["JSON_FROM_TEXT", "UNDEFINED", "Json", "JsEngine", "JsError", "JsFunction", "JsResult"]
+__all__ = ["FLAG_RESPONSE_DATA", "JSON_FROM_TEXT", "UNDEFINED", "Json", "JsEngine", "JsError", "JsFunction", "JsResult"]

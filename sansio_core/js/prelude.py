@@ -27,11 +27,14 @@ PRELUDE = r"""
     logLines.push("[" + level + "] " + text);
     if (logLines.length > logMax) logLines.splice(0, logLines.length - logMax);
   };
-  g.__pw_drain_log = function () {
+  const fixed = (name, value) => Object.defineProperty(g, name, {
+    value: value, writable: false, configurable: false, enumerable: false,
+  });
+  fixed("__pw_drain_log", function () {
     const lines = logLines;
     logLines = [];
     return JSON.stringify(lines);
-  };
+  });
   const envText = g.__pw_env_json;
   delete g.__pw_env_json;
 
@@ -50,21 +53,21 @@ PRELUDE = r"""
     for (let i = 0; i < arguments.length; i++) parts.push(show(arguments[i]));
     hostLog(level, parts.join(" "));
   };
-  g.console = Object.freeze({
+  fixed("console", Object.freeze({
     log: logger("log"), info: logger("info"), warn: logger("warn"),
     error: logger("error"), debug: logger("debug"), trace: logger("trace"),
-  });
+  }));
 
   const env = Object.freeze(JSON.parse(envText));
-  g.process = Object.freeze({
+  fixed("process", Object.freeze({
     env: env, argv: Object.freeze([]), platform: "promptwire",
     versions: Object.freeze({}), cwd: function () { return "."; },
-  });
+  }));
 
-  g.require = function (name) {
+  fixed("require", function (name) {
     throw new Error("require(" + JSON.stringify(String(name)) +
       ") is not available: promptwire runs transforms without host modules");
-  };
+  });
 
   const fns = [];
 
@@ -90,7 +93,7 @@ PRELUDE = r"""
            function (e) { s.done = true; s.failed = true; s.error = e; });
   };
 
-  g.__pw_define = function (index, fn, label) {
+  fixed("__pw_define", function (index, fn, label) {
     if (typeof fn !== "function") {
       throw new TypeError(label + " is not a function");
     }
@@ -100,6 +103,7 @@ PRELUDE = r"""
       if (flags & 4) c = JSON.parse(c);
       if (flags & 8) d = JSON.parse(d);
       if (flags & 16) a = (function () { try { return JSON.parse(b) || null; } catch (e) { return null; } })();
+      if (flags & 32) c.response.data = a !== null ? a : b;
       const r = fn(a, b, c, d);
       if (r !== null && typeof r === "object" && typeof r.then === "function") {
         settle(r);
@@ -108,17 +112,17 @@ PRELUDE = r"""
       return out(r);
     };
     return fns[index];
-  };
+  });
 
-  g.__pw_settled = function () {
+  fixed("__pw_settled", function () {
     const s = pending;
     pending = null;
     if (s === null || !s.done) return { k: "n" };
     if (s.failed) throw s.error;
     return s.value;
-  };
+  });
 
-  g.__pw_pick = function (cjs, esm, name, path) {
+  fixed("__pw_pick", function (cjs, esm, name, path) {
     const fnOf = (v) => (typeof v === "function" ? v : undefined);
     const at = (o, key) => (o !== null && (typeof o === "object" || typeof o === "function") ? o[key] : undefined);
     let found;
@@ -133,7 +137,7 @@ PRELUDE = r"""
         " must export a function or have a default export as a function");
     }
     return found;
-  };
+  });
 })(globalThis);
 """
 
