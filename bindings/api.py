@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sansio_core.call import Call
-from sansio_core.config import provider_entries
+from sansio_core.config import ProviderEntry, provider_entries
 from sansio_core.errors import ConfigError
 from sansio_core.response import ProviderResponse
 from sansio_core.targets import build_target
@@ -44,7 +44,7 @@ class CoreTarget(Protocol):
                  now: Instant, seed: int, timeout_ms: float | None = None) -> Call: ...
 
 
-def select_entry(doc: Any, provider: str | None = None) -> Mapping[str, Any]:
+def select_entry(doc: Any, provider: str | None = None) -> ProviderEntry:
     """Pick one provider entry (by id or label) out of a config document."""
     entries = provider_entries(doc)
     if not entries:
@@ -53,15 +53,15 @@ def select_entry(doc: Any, provider: str | None = None) -> Mapping[str, Any]:
         if len(entries) > 1:
             names = ", ".join(e.label or e.id for e in entries)
             raise ConfigError(f"the config holds {len(entries)} providers ({names}); choose one with provider=")
-        return entries[0].raw
+        return entries[0]
     for e in entries:
         if provider in (e.id, e.label):
-            return e.raw
+            return e
     names = ", ".join(e.label or e.id for e in entries)
     raise ConfigError(f"no provider {provider!r} in the config (have: {names})")
 
 
-def build_core_target(entry: Mapping[str, Any], base_dir: str | os.PathLike[str] = ".",
+def build_core_target(entry: ProviderEntry, base_dir: str | os.PathLike[str] = ".",
                       env: Mapping[str, str] | None = None) -> CoreTarget:
     sources = load_sources(entry, str(base_dir), env)
     target: CoreTarget = build_target(entry, sources)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -248,6 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug of ours: say so in one line unless debugging
+        if os.environ.get("PROMPTWIRE_DEBUG"):
+            raise
+        print(f"promptwire: internal error ({type(exc).__name__}: {exc}); "
+              "set PROMPTWIRE_DEBUG=1 for the traceback and please report it", file=sys.stderr)
+        return EXIT_CALL_FAILED
 
 
 def _entry() -> None:  # pragma: no cover

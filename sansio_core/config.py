@@ -445,7 +445,7 @@ _PRETTY = {
     "model_type": "expected a mapping",
     "model_attributes_type": "expected a mapping",
     "missing": "this option is required",
-    "callable_type": "expected a string or a function",
+    "callable_type": "expected a function",
 }
 
 
@@ -508,20 +508,20 @@ _TAGS = frozenset({"bearer", "basic", "api_key", "oauth", "file", "generated", "
 
 def _model_at(model: type[BaseModel], loc: list[Any], raw: Any) -> type[BaseModel] | None:
     """The model class that owns the key at ``loc`` (to list its options in a did-you-mean)."""
-    current: Any = model
+    annotation: Any = model
     node = raw
     for part in loc:
         if isinstance(part, int):
             node = node[part] if isinstance(node, list) and part < len(node) else None
             continue
-        if current is None or not (isinstance(current, type) and issubclass(current, BaseModel)):
-            return None
-        info = current.model_fields.get(part)
-        node = node.get(part) if isinstance(node, Mapping) else None
+        owner = _pick_model(annotation, node)
+        info = owner.model_fields.get(part) if owner is not None else None
         if info is None:
             return None
-        current = _pick_model(info.annotation, node)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+        node = node.get(part) if isinstance(node, Mapping) else None
+        annotation = info.annotation
+    picked = _pick_model(annotation, node)
+    return picked if isinstance(picked, type) and issubclass(picked, BaseModel) else None
 
 
 def _pick_model(annotation: Any, node: Any) -> Any:

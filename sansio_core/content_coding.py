@@ -144,7 +144,12 @@ def _is_zlib_header(data: bytes) -> bool:
 
 class ChainDecoder:
     """Stacked codings: ``Content-Encoding: gzip, deflate`` was applied left to
-    right, so it is undone right to left."""
+    right, so it is undone right to left.
+
+    Each stage has the same cap. When a broken body would fail in two stages,
+    which error is raised first can depend on the chunking; whether it fails
+    does not.
+    """
 
     __slots__ = ("_stages",)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from .errors import ConfigError, PromptwireError, TransformError
-from .js.engine import JSON_FROM_TEXT, UNDEFINED, Json, JsEngine, JsError, JsFunction, JsResult
+from .js.engine import JSON_FROM_TEXT, UNDEFINED, JsEngine, JsError, JsFunction, Json, JsResult
 from .js.modules import module_function_source
 from .js.source_forms import candidates
 from .sources import FILE_PREFIX, Sources, split_file_ref
@@ -244,7 +244,7 @@ class Hook:
             value = headers.get(self._header) if isinstance(headers, Mapping) else None
             return HookResult(UNDEFINED if value is None else value)
         if self._template is not None:
-            prompt, variables = (plain + [None, None])[:2]
+            prompt, variables = [*plain, None, None][:2]
             scope = dict(variables or {})
             scope["prompt"] = prompt
             try:

@@ -10,14 +10,15 @@ ProviderResponse. Every step that can be prepared ahead is prepared in
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Mapping
 from typing import Any
 
 from . import actions as A
 from .call import Call, CallContext, Flow
-from .errors import ConfigError, PromptwireError
-from .http1 import BodyListener, RawResponse, ResponseHead, exchange
+from .errors import RemoteProtocolError, TransportError
+from .http1 import RawResponse, exchange
 from .limits import Limits
 from .prepared import PreparedRequest
 from .response import ProviderResponse
@@ -36,10 +37,14 @@ class HttpTarget:
     core's hooks serialise evaluation.
     """
 
-    def __init__(self, *, label: str, request_plan: Any, response_plan: Any, retry: RetryPolicy,
+    def __init__(self, *, label: str, config: Mapping[str, Any], tls: A.TlsParams | None, raw_mode: bool,
+                 request_plan: Any, response_plan: Any, retry: RetryPolicy,
                  timeouts: Timeouts, limits: Limits, env: Mapping[str, str], tools_vars: Mapping[str, Any],
                  stream_deltas: bool = True) -> None:
         self.label = label
+        self._config = config
+        self._tls = tls or A.TlsParams(server_name="")
+        self._raw_mode = raw_mode
         self._requests = request_plan
         self._responses = response_plan
         self._retry = retry
@@ -54,15 +59,19 @@ class HttpTarget:
         from .request_builder import RequestPlan
         from .response_builder import ResponsePlan
         from .templating import TemplateEngine
+        from .tls_config import tls_params
         from .tools_format import tools_vars
 
         config = entry.config
         env = sources.env
         engine = TemplateEngine.from_env(env, getattr(config, "env", None))
         request_plan = RequestPlan.compile(entry, engine, sources)
-        response_plan = ResponsePlan.compile(config, sources, engine)
+        response_plan = ResponsePlan.compile(entry.raw_config, sources, engine)
         return cls(
             label=entry.label or entry.id,
+            config=entry.raw_config,
+            tls=tls_params(config, sources),
+            raw_mode=request_plan.is_raw,
             request_plan=request_plan,
             response_plan=response_plan,
             retry=RetryPolicy.from_config(getattr(config, "maxRetries", None), env),
@@ -95,27 +104,45 @@ class HttpTarget:
         out["prompt"] = prompt
         if context.get("evaluationId"):
             out["evaluationId"] = context["evaluationId"]
-        out.update(self._tools_vars)
+        prompt_info = context.get("prompt")
+        prompt_config = prompt_info.get("config") if isinstance(prompt_info, Mapping) else None
+        if prompt_config:
+            from .tools_format import tools_vars
+
+            out.update(tools_vars(self._config, prompt_config))
+        else:
+            out.update(self._tools_vars)
         return out
 
     def _flow(self, ctx: CallContext, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any],
               timeouts: Timeouts) -> Flow:
+        from .request_builder import UNCHANGED
+
         all_vars = self.assemble_vars(prompt, vars, context)
-        call_context = {**context, "vars": all_vars, "prompt": context.get("prompt", {"raw": prompt})}
-        transformed = self._responses.transform_request(prompt, all_vars, call_context)
+        call_context = {**context, "vars": all_vars}
+        call_context.setdefault("prompt", {"raw": prompt, "label": prompt})
+        responses = self._responses
+        if responses.transform_request_hook is None:
+            transformed: Any = UNCHANGED
+        else:
+            transformed = responses.transform_request(prompt, all_vars, call_context)
         req: PreparedRequest = self._requests.build(all_vars, transformed, call_context)
-        tls = A.TlsParams(server_name=req.host) if req.scheme == "https" else None
-        tls = self._requests.tls_for(req) if hasattr(self._requests, "tls_for") else tls
+        tls = self._tls if req.scheme == "https" else None
+        if tls is not None and not tls.server_name:
+            tls = A.TlsParams(req.host, tls.verify, tls.ca, tls.cert_chain, tls.key, tls.key_password,
+                              tls.ciphers, tls.min_version, tls.max_version, tls.alpn)
         start = ctx.now
         history: list[str] = []
         attempt = 0
         while True:
-            decoder = StreamDecoder(self._limits, deltas=self._stream_deltas)
+            decoder = StreamDecoder(self._limits, ctx, deltas=self._stream_deltas)
             try:
                 raw = yield from exchange(ctx, req, tls=tls, timeouts=timeouts, limits=self._limits,
                                           on_head=decoder.on_head)
                 body_text = decoder.finish_text(raw)
-            except PromptwireError as err:
+                for delta in decoder.finish_deltas():
+                    yield A.Emit(delta)
+            except (TransportError, RemoteProtocolError) as err:
                 started = bool(getattr(err, "response_started", False))
                 reused = bool(getattr(err, "reused", False))
                 outcome = Outcome.from_error(err, response_started=started, reused=reused)
@@ -136,20 +163,43 @@ class HttpTarget:
                 raise exhausted_error(self._retry, [*history, decision.reason])
             break
         latency_ms = round((ctx.now.mono - start.mono) * 1000)
-        timing = _timing(raw, start)
-        return self._responses.build(
+        debug = bool(context.get("debug"))
+        request_info = _debug_info(req, transformed, prompt) if debug else None
+        response = responses.build(
             status=raw.status, status_text=raw.reason, headers=raw.headers, body_text=body_text,
-            latency_ms=latency_ms, prompt=prompt, vars=all_vars, context=call_context,
-            request=req, transformed_prompt=transformed, timing=timing,
+            latency_ms=latency_ms, prompt=prompt, vars=all_vars, raw_mode=self._raw_mode, debug=debug,
+            request_info=request_info,
+            transformed_prompt=prompt if transformed is UNCHANGED else transformed,
         )
+        response.timing = _timing(raw, start, decoder.first_delta_at, attempts=len(history) + 1)
+        return response
 
 
-def _timing(raw: RawResponse, start: Instant) -> dict[str, float]:
+def _debug_info(req: PreparedRequest, transformed: Any, prompt: str) -> dict[str, Any]:
+    from .request_builder import UNCHANGED
+
+    body = req.body.decode("utf-8", "replace") if req.body is not None else None
+    parsed: Any = body
+    if body is not None:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = body
     return {
-        "firstByteMs": round((raw.first_byte_at - start.mono) * 1000, 3),
-        "totalMs": round((raw.done_at - start.mono) * 1000, 3),
+        "requestHeaders": dict(req.headers),
+        "transformedRequest": prompt if transformed is UNCHANGED else transformed,
+        "finalRequestBody": parsed,
     }
 
 
-def _unused(_: ResponseHead | BodyListener | ProviderResponse | ConfigError) -> None:  # pragma: no cover
-    pass
+def _timing(raw: RawResponse, start: Instant, first_delta_at: float | None, attempts: int) -> dict[str, Any]:
+    """Time to first byte / first token / total, in ms from the call's start (all attempts)."""
+    def ms(t: float) -> float:
+        return round((t - start.mono) * 1000, 3)
+
+    return {
+        "firstByteMs": ms(raw.first_byte_at),
+        "firstTokenMs": None if first_delta_at is None else ms(first_delta_at),
+        "totalMs": ms(raw.done_at),
+        "attempts": attempts,
+    }

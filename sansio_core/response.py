@@ -14,6 +14,11 @@ from typing import Any
 class ProviderResponse(dict[str, Any]):
     """The result of one call: ``output`` or ``error``, plus ``raw``, ``metadata``, ...."""
 
+    # Time to first byte / first token / total (ms) and attempts, set by the
+    # HTTP flow. An attribute, not a key: promptfoo's response has no such
+    # field, and the JSON stays identical to the reference's.
+    timing: dict[str, Any] | None = None
+
     @property
     def output(self) -> Any:
         return self.get("output")

@@ -86,7 +86,7 @@ def stream_framing(content_type: str | None) -> Literal["sse", "ndjson"] | None:
 
 def detect_kind(payload: Any) -> StreamKind | None:
     """The stream shape one decoded JSON payload belongs to, or ``None``."""
-    if not isinstance(payload, Mapping):
+    if not isinstance(payload, dict):
         return None
     kind = payload.get("type")
     if isinstance(kind, str):
@@ -174,7 +174,7 @@ class DeltaExtractor:
                 self._generic_error(payload)
                 return []
             self.kind = kind = found
-        if not isinstance(payload, Mapping):
+        if not isinstance(payload, dict):
             return []
         text = _EXTRACT[kind](self, payload)
         if text:
@@ -183,7 +183,7 @@ class DeltaExtractor:
         return []
 
     def _generic_error(self, payload: Any) -> None:
-        if isinstance(payload, Mapping) and "error" in payload and self.error is None:
+        if isinstance(payload, dict) and "error" in payload and self.error is None:
             self.error = _error_text(payload["error"])
 
     # -- one method per stream shape --------------------------------------------------
@@ -197,10 +197,10 @@ class DeltaExtractor:
             return None
         for choice in choices:
             # n > 1 interleaves several answers; the text is the first one's.
-            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta")
-            if isinstance(delta, Mapping):
+            if isinstance(delta, dict):
                 content = delta.get("content")
                 return content if isinstance(content, str) else None
             text = choice.get("text")
@@ -216,7 +216,7 @@ class DeltaExtractor:
             self.done = True
             if kind == "response.failed":
                 response = p.get("response")
-                err = response.get("error") if isinstance(response, Mapping) else None
+                err = response.get("error") if isinstance(response, dict) else None
                 self.error = _error_text(err) if err else "response.failed"
         elif kind == "error":
             self.error = _error_text(p.get("message") or p)
@@ -226,7 +226,7 @@ class DeltaExtractor:
         kind = p.get("type")
         if kind == "content_block_delta":
             delta = p.get("delta")
-            if isinstance(delta, Mapping) and delta.get("type") == "text_delta":
+            if isinstance(delta, dict) and delta.get("type") == "text_delta":
                 text = delta.get("text")
                 return text if isinstance(text, str) else None
         elif kind == "message_stop":
@@ -240,7 +240,7 @@ class DeltaExtractor:
             self.error = _error_text(p["error"])
         text = p.get("response")
         message = p.get("message")
-        if not isinstance(text, str) and isinstance(message, Mapping):
+        if not isinstance(text, str) and isinstance(message, dict):
             text = message.get("content")
         if p.get("done") is True:
             self.done = True
@@ -251,16 +251,16 @@ class DeltaExtractor:
             self.error = _error_text(p["error"])
             return None
         candidates = p.get("candidates")
-        if not isinstance(candidates, list) or not candidates or not isinstance(candidates[0], Mapping):
+        if not isinstance(candidates, list) or not candidates or not isinstance(candidates[0], dict):
             return None
         content = candidates[0].get("content")
-        parts = content.get("parts") if isinstance(content, Mapping) else None
+        parts = content.get("parts") if isinstance(content, dict) else None
         if not isinstance(parts, list):
             return None
         texts = [
             part["text"]
             for part in parts
-            if isinstance(part, Mapping) and isinstance(part.get("text"), str) and not part.get("thought")
+            if isinstance(part, dict) and isinstance(part.get("text"), str) and not part.get("thought")
         ]
         return "".join(texts) or None
 
@@ -287,7 +287,7 @@ def _json(text: str) -> Any:
 
 
 def _error_text(err: Any) -> str:
-    if isinstance(err, Mapping):
+    if isinstance(err, dict):
         message = err.get("message")
         if isinstance(message, str):
             return message

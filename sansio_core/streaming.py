@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .call import CallContext
 from .content_coding import Decoder, decoder_for
 from .http1 import BodyListener, RawResponse, ResponseHead
 from .limits import Limits
@@ -21,17 +22,19 @@ _NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/json
 
 class StreamDecoder:
     __slots__ = ("_decoded", "_decoder", "_deltas", "_extractor", "_framer", "_limits", "_listening",
-                 "first_delta")
+                 "_ctx", "first_delta_at")
 
-    def __init__(self, limits: Limits, *, deltas: bool = True) -> None:
+    def __init__(self, limits: Limits, ctx: CallContext, *, deltas: bool = True) -> None:
         self._limits = limits
+        self._ctx = ctx
         self._deltas = deltas
         self._decoder: Decoder | None = None
         self._framer: Any = None
         self._extractor: Any = None
         self._decoded = bytearray()
         self._listening = False
-        self.first_delta = False
+        # When the first text delta arrived (time to first token), monotonic.
+        self.first_delta_at: float | None = None
 
     def on_head(self, head: ResponseHead) -> BodyListener | None:
         encoding = head.header("content-encoding")
@@ -49,7 +52,10 @@ class StreamDecoder:
         self._decoded += data
         if self._framer is None or not data:
             return []
-        return list(self._extractor.feed(self._framer.feed(data)))
+        deltas = [d for d in self._extractor.feed_all(self._framer.feed(data)) if d]
+        if deltas and self.first_delta_at is None:
+            self.first_delta_at = self._ctx.now.mono
+        return deltas
 
     def finish_text(self, raw: RawResponse) -> str:
         """The decoded body as text (UTF-8 with replacement, a leading BOM dropped)."""
@@ -66,7 +72,7 @@ class StreamDecoder:
         """Deltas held back until the end of the body (a last event with no blank line)."""
         if self._framer is None:
             return []
-        return list(self._extractor.feed(self._framer.end()))
+        return [d for d in self._extractor.feed_all(self._framer.end()) if d]
 
 
 def _framing_for(content_type: str, limits: Limits) -> tuple[Any, Any]:

@@ -133,7 +133,7 @@ def _js_iso(value: _dt.date) -> str:
     """``Date.prototype.toJSON`` for YAML timestamps (UTC, milliseconds, ``Z``)."""
     if isinstance(value, _dt.datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(_dt.timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(_dt.UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
     return value.strftime("%Y-%m-%dT00:00:00.000Z")
 

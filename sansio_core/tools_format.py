@@ -155,4 +155,25 @@ def tool_vars(
     return out
 
 
-__all__ = ["FORMATS", "convert_tool_choice", "convert_tools", "tool_vars"]
+def _get(config: Any, key: str) -> Any:
+    if config is None:
+        return None
+    if isinstance(config, Mapping):
+        return config.get(key)
+    return getattr(config, key, None)
+
+
+def tools_vars(config: Any, prompt_config: Any = None) -> dict[str, Any]:
+    """``tool_vars`` for a provider config (mapping or pydantic model); ``tools`` and
+    ``tool_choice`` of the prompt's config win over the provider's (spec 18.1)."""
+    tools = _get(prompt_config, "tools")
+    if tools is None:
+        tools = _get(config, "tools")
+    choice = _get(prompt_config, "tool_choice")
+    if choice is None:
+        choice = _get(config, "tool_choice")
+    fmt = _get(config, "transformToolsFormat")
+    return tool_vars(tools, choice, fmt)
+
+
+__all__ = ["FORMATS", "convert_tool_choice", "convert_tools", "tool_vars", "tools_vars"]

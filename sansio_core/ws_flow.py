@@ -38,14 +38,15 @@ from .errors import (
     TransportError,
     WebSocketClosed,
 )
+from .js.engine import UNDEFINED, JsEngine
 from .limits import READ_CHUNK, WS_CLOSE_GRACE, Limits
 from .response import ProviderResponse
 from .sources import Sources
 from .timebase import Instant
 from .ws_config import WsConfig, load_ws_config
-from .ws_hooks import Hook, compile_hook, is_undefined, js_string, truthy
+from .ws_hooks import Hook, HookResult, compile_ws_hook, is_undefined, js_string, truthy
 from .ws_url import WsUrl, parse_ws_url, redact_url
-from .ws_wire import ABNORMAL, Accepted, Closed, Feed, Rejected, WsMessage, WsWire
+from .ws_wire import ABNORMAL, Accepted, Closed, Failed, Feed, Rejected, WsMessage, WsWire
 
 WS_IDS = ("websocket", "ws", "wss")
 # Handshake headers wsproto writes itself; a configured value would be a
@@ -56,6 +57,7 @@ _HANDSHAKE_OWNED = frozenset(
 # promptfoo's initial accumulator (ws-provider-spec 7.3): handlers that never
 # set ``output`` complete with this error.
 _INITIAL_ACCUMULATOR = {"error": "unknown error occurred"}
+_STREAM_PREFIX = "Error executing streamResponse function: "
 # Statuses promptfoo keeps in its message and its scheduler retries.
 _RETRYABLE_HANDSHAKE = frozenset({429, 502, 503, 504})
 
@@ -101,11 +103,14 @@ def message_event(msg: WsMessage) -> dict[str, Any]:
     return {"type": "message", "data": payload, "isBinary": msg.binary}
 
 
-def normalize_result(value: Any) -> dict[str, Any]:
-    """promptfoo's normaliser: an object with ``output``/``error`` is the response, else ``{output}``."""
-    if isinstance(value, dict) and ("output" in value or "error" in value):
-        return dict(value)
-    return {"output": value}
+def normalize_result(result: HookResult) -> dict[str, Any]:
+    """promptfoo's normaliser: an object with ``output``/``error`` (even undefined ones) is
+    the response, anything else becomes ``{output}``; a returned ``Error`` is an error."""
+    if result.is_error:
+        return {"error": result.value}
+    if result.provider_shaped and isinstance(result.value, dict):
+        return dict(result.value)
+    return {"output": result.value}
 
 
 def _clean(response: dict[str, Any]) -> ProviderResponse:
@@ -158,9 +163,15 @@ class WsTarget:
         env: Mapping[str, str] | None = None,
         label: str | None = None,
         *,
+        config_env: Mapping[str, Any] | None = None,
+        js: JsEngine | None = None,
         limits: Limits | None = None,
     ) -> WsTarget:
-        """Validate and compile everything once; ``ConfigError`` on a bad config."""
+        """Validate and compile everything once; ``ConfigError`` on a bad config.
+
+        ``config_env`` is the entry's ``env:`` (overlaid on ``env`` for templates);
+        ``js`` lets a binding share a JavaScript engine with an owner per thread.
+        """
         from .templating import TemplateEngine
 
         env = dict(sources.env if env is None else env)
@@ -170,7 +181,7 @@ class WsTarget:
             raise ConfigError(
                 f"is required when the provider id is {entry_id!r} (or use a ws:// or wss:// id)", "url"
             )
-        engine = TemplateEngine.from_env(env)
+        engine = TemplateEngine.from_env(env, config_env)
         url_template = _compile_template(engine, url_source, "url")
         static_url = None if getattr(url_template, "has_tags", True) else parse_ws_url(url_source)
         message = _compile_template(engine, config.messageTemplate, "messageTemplate")
@@ -181,13 +192,14 @@ class WsTarget:
         for name, _ in headers:
             if not name or any(c in name for c in " \t\r\n:()<>@,;\\\"/[]?={}"):
                 raise ConfigError("is not a valid HTTP header name", f"headers.{name}")
-        stream = compile_hook("streamResponse", config.streamResponse, sources)
+        js = js or JsEngine(env=env)
+        stream = compile_ws_hook("streamResponse", config.streamResponse, sources, js)
         transform = None
         if stream is None:
             if config.transformResponse:
-                transform = compile_hook("transformResponse", config.transformResponse, sources)
+                transform = compile_ws_hook("transformResponse", config.transformResponse, sources, js)
             elif config.responseParser:
-                transform = compile_hook("responseParser", config.responseParser, sources)
+                transform = compile_ws_hook("responseParser", config.responseParser, sources, js)
         return cls(
             label=label or redact_url(url_source),
             config=config,
@@ -350,29 +362,24 @@ class WsTarget:
         # (promptfoo sends on 'open', before any 'message' is dispatched).
         yield from io.write(wire.send_text(message))
 
+        call_context = dict(context or {})
+        call_context.setdefault("vars", vars)
+        call_context.setdefault("prompt", prompt)
         if self._stream is not None:
-            call_context = dict(context or {})
-            call_context.setdefault("vars", vars)
-            call_context.setdefault("prompt", prompt)
             return (yield from self._stream_loop(io, pending, call_context))
         msg = yield from _next_message(io, pending)
-        return self._single(msg)
+        return self._single(msg, call_context)
 
-    def _single(self, msg: WsMessage) -> ProviderResponse:
+    def _single(self, msg: WsMessage, call_context: dict[str, Any]) -> ProviderResponse:
         data = message_data(msg)
         if self._transform is None:
-            result: Any = {"output": data}
+            # promptfoo's default transform wraps first: server keys mean nothing (WS-38/39).
+            response: dict[str, Any] = {"output": data}
         else:
-            try:
-                result = self._transform(data)
-            except PromptwireError:
-                raise
-            except Exception as exc:
-                raise TransformError(f"Failed to process response: {_error_text(exc)}") from None
-        response = normalize_result(result)
+            response = normalize_result(self._transform.call(data, call_context))
         if truthy(response.get("error")):
             raise TargetReportedError(js_string(response["error"]))
-        if "output" not in response or is_undefined(response["output"]):
+        if is_undefined(response.get("output", UNDEFINED)):
             raise TransformError("No output from provider: transformResponse returned no output")
         return _clean(response)
 
@@ -385,26 +392,26 @@ class WsTarget:
         while True:
             msg = yield from _next_message(io, pending)
             try:
-                ret = self._stream(accumulator, message_event(msg), call_context)
-            except PromptwireError:
-                raise
-            except Exception as exc:
-                raise TransformError(f"Error executing streamResponse function: {_error_text(exc)}") from None
-            if not isinstance(ret, (list, tuple)):
+                result = self._stream.call(accumulator, message_event(msg), call_context)
+            except TransformError as err:
+                # promptfoo wraps every handler failure once more with this prefix.
+                raise TransformError(_STREAM_PREFIX + err.message.removeprefix(_STREAM_PREFIX)) from None
+            ret = result.value
+            if result.is_error or not isinstance(ret, (list, tuple)):
                 raise TransformError(
-                    "Error executing streamResponse function: it must return [result, complete], "
-                    f"got {_kind(ret)}"
+                    f"{_STREAM_PREFIX}it must return [result, complete], got {_kind(ret)}"
                 )
-            accumulator = ret[0] if len(ret) > 0 else None
+            accumulator = ret[0] if len(ret) > 0 else UNDEFINED
             complete = truthy(ret[1]) if len(ret) > 1 else False
             output = accumulator.get("output") if isinstance(accumulator, dict) else None
             if isinstance(output, str) and output.startswith(emitted) and len(output) > len(emitted):
                 yield A.Emit(output[len(emitted):])
                 emitted = output
             if complete:
-                if accumulator is None or is_undefined(accumulator):
+                if is_undefined(accumulator):
                     return ProviderResponse()
-                return _clean(normalize_result(accumulator))
+                shaped = isinstance(accumulator, dict) and ("output" in accumulator or "error" in accumulator)
+                return _clean(normalize_result(HookResult(accumulator, provider_shaped=shaped)))
 
 
 class _Io:
@@ -457,6 +464,8 @@ def _next_message(io: _Io, pending: list[Any]) -> Generator[A.Action, E.Event | 
                 return outcome
             if isinstance(outcome, Closed):
                 raise _closed_error(outcome)
+            if isinstance(outcome, Failed):
+                raise outcome.error
         feed = yield from io.read(handshake=False)
         yield from io.reply(feed)
         pending.extend(feed.outcomes)

@@ -1,58 +1,34 @@
-"""User code of a WebSocket target: ``transformResponse`` and ``streamResponse``.
+"""User code of a WebSocket target (``transformResponse``, ``streamResponse``) and the
+JavaScript value rules the flow applies to what that code returns.
 
-The flow only needs "a thing it can call": ``Hook``. A Python callable is a
-hook as is; a ``file://module.py:fn`` reference is the callable the binding
-imported; JavaScript strings and ``file://*.js`` modules are compiled by
-``sansio_core.hooks`` (QuickJS), once per target. Errors raised *inside* a
-hook are wrapped by the flow with promptfoo's prefixes; errors compiling
-one are ``ConfigError`` at load time.
+Compilation is ``sansio_core.hooks``' one rule for every code option (QuickJS
+for JavaScript, callables and ``file://x.py`` for Python), done once per
+target. Errors compiling are ``ConfigError`` at load time; errors running are
+``TransformError`` with promptfoo's prefix for the option.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from typing import Any, Protocol
 
+from . import hooks
 from .errors import ConfigError
-from .sources import FILE_PREFIX, Sources
+from .hooks import HookResult
+from .js.engine import UNDEFINED, JsEngine
+from .sources import Sources
 
 
 class Hook(Protocol):
-    def __call__(self, *args: Any) -> Any: ...
+    """What the flow calls: ``hooks.Hook`` (``call(*args) -> HookResult``)."""
 
-
-class _Undefined:
-    """JavaScript's ``undefined`` when no hooks module supplies its own marker."""
-
-    _instance: _Undefined | None = None
-
-    def __new__(cls) -> _Undefined:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "undefined"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-UNDEFINED: Any = _Undefined()
+    def call(self, *args: Any) -> HookResult: ...
 
 
 def is_undefined(value: Any) -> bool:
-    """True for JavaScript ``undefined`` as any hook implementation represents it."""
-    if value is UNDEFINED:
-        return True
-    try:
-        from . import hooks
-    except ImportError:  # pragma: no cover - hooks is part of the package
-        return False
-    marker = getattr(hooks, "UNDEFINED", None)
-    return marker is not None and value is marker
+    """True for JavaScript ``undefined`` (a hook returned nothing, or a member is absent)."""
+    return value is UNDEFINED
 
 
 def truthy(value: Any) -> bool:
@@ -91,31 +67,26 @@ def js_string(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def compile_hook(option: str, value: Any, sources: Sources) -> Hook | None:
-    """Turn a config value into a callable, or ``None`` when the option is unset.
+def compile_ws_hook(option: str, value: Any, sources: Sources, js: JsEngine) -> Hook | None:
+    """Compile ``transformResponse`` / ``responseParser`` (called with ``data, context``) or
+    ``streamResponse`` (``accumulator, data, context``); ``None`` when the option is unset.
 
-    ``option`` is ``transformResponse`` / ``responseParser`` (called with
-    ``data``) or ``streamResponse`` (called with ``accumulator, data,
-    context``); the hooks module binds the parameter names accordingly.
+    Every form ``sansio_core.hooks`` knows is accepted: expressions, statement
+    bodies, any function form, ``file://`` JavaScript or Python, callables.
+    promptfoo only evaluates a ``transformResponse`` string as ``return <expr>``
+    (ws-provider-spec 6.5); a function string or ``file://`` works here too.
     """
     if value is None or value == "":
         return None
-    if callable(value):
-        fn: Callable[..., Any] = value
-        return fn
-    if not isinstance(value, str):  # pragma: no cover - ws_config validated the type
-        raise ConfigError("expected JavaScript source, a file:// reference or a callable", option)
-    if value.startswith(FILE_PREFIX) and value in sources.python:
-        return sources.python[value]
+    spec = "ws.streamResponse" if option == "streamResponse" else "ws.transformResponse"
     try:
-        from . import hooks
-    except ImportError:
-        raise ConfigError(
-            "JavaScript code options need sansio_core.hooks, which is not installed; pass a Python callable",
-            option,
-        ) from None
-    compiled: Hook = hooks.compile_ws_hook(option, value, sources)
+        compiled = hooks.compile_hook(spec, value, sources=sources, js=js)
+    except ConfigError as err:
+        if err.path == option:
+            raise
+        # hooks names the option transformResponse; keep the spelling the config used.
+        raise ConfigError(err.message.removeprefix(f"{err.path}: "), option) from None
     return compiled
 
 
-__all__ = ["UNDEFINED", "Hook", "compile_hook", "is_undefined", "js_string", "truthy"]
+__all__ = ["UNDEFINED", "Hook", "HookResult", "compile_ws_hook", "is_undefined", "js_string", "truthy"]

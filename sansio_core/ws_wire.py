@@ -31,7 +31,7 @@ from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError as WsLocalProtocolError
 from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 
-from .errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from .errors import LimitExceeded, LocalProtocolError, PromptwireError, RemoteProtocolError
 
 # Close code the client sends when it is done: an empty close payload, which
 # the server reports as 1005 "no status received" — what promptfoo's
@@ -74,7 +74,18 @@ class Closed:
     clean: bool  # a close frame arrived (False: TCP ended first)
 
 
-Outcome = Accepted | Rejected | WsMessage | Closed
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The server broke the protocol or a limit, after any messages that came before.
+
+    Reported in order rather than raised, so that how bytes were split into
+    reads never changes which comes first: a complete message, or the failure.
+    """
+
+    error: PromptwireError
+
+
+Outcome = Accepted | Rejected | WsMessage | Closed | Failed
 
 
 @dataclass
@@ -227,7 +238,10 @@ class WsWire:
             # wsproto turns a framing error into a CloseConnection without
             # changing state: it is *our* verdict on the server's bytes.
             self._owed = self.close(code, reason[:100])
-            raise RemoteProtocolError(f"the server broke the WebSocket protocol: {reason} (close code {code})")
+            feed.outcomes.append(
+                Failed(RemoteProtocolError(f"the server broke the WebSocket protocol: {reason} (close code {code})"))
+            )
+            return
         if self._conn.state is ConnectionState.CLOSED:
             # wsproto's stand-in for EOF (code 1006): receive() reports it once.
             return
@@ -242,10 +256,12 @@ class WsWire:
             self._buffer_binary = isinstance(event, BytesMessage)
         if len(self._buffer) + len(chunk) > self._max_message:
             self._owed = self.close(TOO_BIG, "message too big")
-            raise LimitExceeded(
+            self._buffer.clear()
+            feed.outcomes.append(Failed(LimitExceeded(
                 f"a WebSocket message exceeded {self._max_message} bytes (limits.MAX_WS_MESSAGE); "
                 "the connection was closed with code 1009"
-            )
+            )))
+            return
         self._buffer += chunk
         if not event.message_finished:
             return
@@ -268,6 +284,7 @@ __all__ = [
     "TOO_BIG",
     "Accepted",
     "Closed",
+    "Failed",
     "Feed",
     "Outcome",
     "Rejected",

@@ -122,22 +122,33 @@ class HttpConnection:
             length = reply.length if reply.length is not None else sum(len(c.data) for c in reply.chunks)
             headers.append(("content-length", str(length)))
         reason = reply.reason if reply.reason is not None else _http_routes._standard_reason(reply.status)
-        self._write(self.conn.send(h11.Response(status_code=reply.status, headers=headers,
-                                                reason=reason.encode("latin-1"))))
-        await self.writer.drain()
+        # A plain reply goes out in one write (one syscall); a stream is written
+        # chunk by chunk, as a real streaming server does, so clients see the
+        # pieces arrive separately when there is a delay between them.
+        pending = bytearray(self.conn.send(h11.Response(status_code=reply.status, headers=headers,
+                                                        reason=reason.encode("latin-1"))) or b"")
         if not head_only:
             for chunk in reply.chunks:
                 if chunk.delay:
+                    await self._flush(pending)
                     await asyncio.sleep(chunk.delay)
                 if chunk.data:
-                    self._write(self.conn.send(h11.Data(data=chunk.data)))
-                    await self.writer.drain()
+                    pending += self.conn.send(h11.Data(data=chunk.data)) or b""
+                if reply.streamed:
+                    await self._flush(pending)
         if reply.ending in ("drop", "reset"):
+            await self._flush(pending)
             abort(self.writer, reset=reply.ending == "reset")
             return False
-        self._write(self.conn.send(h11.EndOfMessage()))
-        await self.writer.drain()
+        pending += self.conn.send(h11.EndOfMessage()) or b""
+        await self._flush(pending)
         return True
+
+    async def _flush(self, pending: bytearray) -> None:
+        if pending:
+            self.writer.write(bytes(pending))
+            pending.clear()
+            await self.writer.drain()
 
     # ---------------------------------------------------------------- websocket
 

@@ -11,7 +11,8 @@ from . import _http_routes
 from ._limits import MAX_DELAY_MS, MAX_WS_MESSAGES, MAX_WS_NOISE, WS_LIFETIME_S
 from ._model import RecordedRequest, Reply, ServerState
 from ._params import BadParam, Query
-from ._ws_session import PeerGone, WsSession
+from ._sockets import close_writer
+from ._ws_session import BadHandshake, PeerGone, WsSession
 
 WsHandler = Callable[[WsSession, Query], Awaitable[None]]
 
@@ -153,7 +154,14 @@ async def run(request: RecordedRequest, reader: asyncio.StreamReader, writer: as
               trailing: bytes, state: ServerState) -> None:
     """Accept the upgrade and run the endpoint until it or the client ends the connection."""
     session = WsSession(request, reader, writer)
-    await session.accept(trailing)
+    try:
+        await session.accept(trailing)
+    except BadHandshake as exc:
+        message = f"bad WebSocket handshake: {exc}".encode()
+        writer.write(b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                     b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(message), message))
+        await close_writer(writer)
+        return
     handler = HANDLERS[request.path]
     try:
         async with asyncio.timeout(WS_LIFETIME_S):

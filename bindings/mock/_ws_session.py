@@ -27,6 +27,10 @@ class PeerGone(Exception):
     """The client closed (or dropped) the connection."""
 
 
+class BadHandshake(Exception):
+    """The upgrade request is not a valid WebSocket handshake (e.g. no Sec-WebSocket-Key)."""
+
+
 class WsSession:
     """Accepts the upgrade, then reads whole messages, answering pings and closes itself."""
 
@@ -47,9 +51,13 @@ class WsSession:
     async def accept(self, trailing: bytes) -> None:
         """Answer the handshake (first offered subprotocol, no extensions) and take any early bytes."""
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.request.headers]
-        self.ws.initiate_upgrade_connection(headers, self.request.target)
+        try:
+            self.ws.initiate_upgrade_connection(headers, self.request.target)
+            events = list(self.ws.events())
+        except RemoteProtocolError as exc:
+            raise BadHandshake(str(exc))
         subprotocol = None
-        for event in self.ws.events():
+        for event in events:
             if isinstance(event, Request) and event.subprotocols:
                 subprotocol = event.subprotocols[0]
         self.writer.write(self.ws.send(AcceptConnection(subprotocol=subprotocol)))

@@ -17,11 +17,11 @@ import re
 from ..errors import ConfigError
 
 _IDENT = r"[A-Za-z_$][\w$]*"
-_EXPORT_DEFAULT = re.compile(r"^([ \t]*)export\s+default\s+", re.M)
-_EXPORT_DECL = re.compile(rf"^([ \t]*)export\s+((?:async\s+)?function\*?|class)\s+({_IDENT})", re.M)
-_EXPORT_BINDING = re.compile(rf"^([ \t]*)export\s+(const|let|var)\s+({_IDENT})", re.M)
-_EXPORT_LIST = re.compile(r"^([ \t]*)export\s*\{([^}]*)\}\s*;?", re.M)
-_IMPORT = re.compile(r"^[ \t]*import\s*[\w${*'\"]", re.M)
+_EXPORT_DEFAULT = re.compile(r"((?:^|(?<=[;}]))[ \t]*)export\s+default\s+", re.M)
+_EXPORT_DECL = re.compile(rf"((?:^|(?<=[;}}]))[ \t]*)export\s+((?:async\s+)?function\*?|class)\s+({_IDENT})", re.M)
+_EXPORT_BINDING = re.compile(rf"((?:^|(?<=[;}}]))[ \t]*)export\s+(const|let|var)\s+({_IDENT})", re.M)
+_EXPORT_LIST = re.compile(r"((?:^|(?<=[;}]))[ \t]*)export\s*\{([^}]*)\}\s*;?", re.M)
+_IMPORT = re.compile(r"(?:^|(?<=[;}]))[ \t]*import\s*[\w${*'\"]", re.M)
 _AS = re.compile(rf"^({_IDENT})(?:\s+as\s+({_IDENT}))?$")
 TYPESCRIPT = (".ts", ".cts", ".mts")
 

@@ -416,7 +416,9 @@ def test_stream_handler_exception_is_wrapped_and_the_socket_closed() -> None:
 
     result = run(target({"streamResponse": boom}), reply(("text", "f")))
     assert isinstance(result.error, TransformError)
-    assert str(result.error) == "Error executing streamResponse function: boom"
+    assert str(result.error) == (
+        "Error executing streamResponse function: Error in stream response function: ValueError: boom"
+    )
     assert result.server.client_close_code == 1005
 
 

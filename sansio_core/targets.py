@@ -1,0 +1,22 @@
+"""One entry point from a validated provider entry to a target of the right kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .config import ProviderEntry
+from .sources import Sources
+
+
+def build_target(entry: ProviderEntry, sources: Sources) -> Any:
+    """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config."""
+    if entry.kind == "websocket":
+        from .ws_flow import WsTarget
+
+        return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label)
+    from .http_target import HttpTarget
+
+    return HttpTarget.compile(entry, sources)
+
+
+__all__ = ["build_target"]
