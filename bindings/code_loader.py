@@ -4,7 +4,8 @@ The core never opens files, so the binding does it once when a target is
 built: every ``file://`` string in the config is read (relative to the
 config's directory) into ``Sources.files``, and every ``file://x.py[:name]``
 found under a code option is imported and its function put in
-``Sources.python``. Without ``:name`` the option's default function name is
+``Sources.python`` (under ``hooks.python_key(option, ref)`` and, for the first
+option using it, the bare ref). Without ``:name`` the option's default function name is
 used (``sansio_core.hooks.PY_DEFAULT_NAMES``: e.g. ``transform_response``, then
 ``get_transform``).
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sansio_core.errors import ConfigError
-from sansio_core.hooks import PY_DEFAULT_NAMES
+from sansio_core.hooks import PY_DEFAULT_NAMES, python_key
 from sansio_core.limits import MAX_LOAD_BYTES
 from sansio_core.sources import FILE_PREFIX, Sources, split_file_ref
 
@@ -110,7 +111,9 @@ def load_sources(
             option = "ws.transformResponse"
         path, _ = split_file_ref(ref)
         if path.lower().endswith(".py") and option in PY_DEFAULT_NAMES:
-            python[ref] = _python_function(ref, option, base)
+            fn = _python_function(ref, option, base)
+            python[python_key(option, ref)] = fn
+            python.setdefault(ref, fn)
             continue
         if path in files:
             continue

@@ -28,4 +28,6 @@ def check_chunking(run: Callable[[list[bytes]], Outcome], payload: bytes, cut: i
     halves = run([payload[:cut], payload[cut:]])
     bytewise = run([payload[i : i + 1] for i in range(len(payload))])
     if not (whole == halves == bytewise):
-        raise AssertionError(f"chunking changed the result:\n whole={whole!r}\n halves={halves!r}\n bytes={bytewise!r}")
+        raise AssertionError(
+            f"chunking changed the result:\n whole={whole!r}\n halves={halves!r}\n bytes={bytewise!r}"
+        )

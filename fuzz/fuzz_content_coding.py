@@ -26,11 +26,12 @@ def run(chunks: list[bytes], coding: str, limit: int) -> Outcome:
                 raise AssertionError(f"{len(piece)} bytes out, cap {limit}")
             out += piece
         out += dec.finish()
-    except PromptwireError as exc:
-        # Stacked codings run their stages one after another, so when two
-        # stages would both fail, which error comes first can depend on the
-        # chunking; whether the body fails cannot.
-        return [], ("error" if "," in coding else type(exc).__name__)
+    except PromptwireError:
+        # zlib reports a corrupt stream at a point that depends on how much
+        # input it was given, so a body that is both corrupt and over the cap
+        # may fail with either error (and stacked codings with either stage's
+        # error); whether the body fails never depends on the chunking.
+        return [], "error"
     if len(out) > limit:
         raise AssertionError(f"{len(out)} bytes decoded, cap {limit}")
     return [out], None

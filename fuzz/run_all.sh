@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run every fuzz harness for a few seconds (FUZZ_SECONDS, default 5) on a
+# Run every fuzz harness (fuzz/fuzz_<name>.py, seeds in fuzz/corpus/<name>/) for a few seconds (FUZZ_SECONDS, default 5) on a
 # scratch copy of its seed corpus, so the checked-in corpus never changes.
 # Exits non-zero as soon as one harness finds a crash (artifacts are kept in
 # the scratch directory, whose path is printed).
@@ -9,8 +9,10 @@ PY="${PYTHON:-.venv/bin/python}"
 SECONDS_EACH="${FUZZ_SECONDS:-5}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/promptwire-fuzz.XXXXXX")"
 status=0
-for harness in sse ndjson content_coding; do
-    mkdir -p "$WORK/$harness"
+for file in fuzz/fuzz_*.py; do
+    harness="$(basename "$file" .py)"
+    harness="${harness#fuzz_}"
+    mkdir -p "$WORK/$harness" "fuzz/corpus/$harness"
     echo "== fuzz_$harness (${SECONDS_EACH}s)"
     if ! PYTHONPATH="fuzz${PYTHONPATH:+:$PYTHONPATH}" "$PY" "fuzz/fuzz_$harness.py" \
         "$WORK/$harness" "fuzz/corpus/$harness" \

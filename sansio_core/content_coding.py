@@ -148,7 +148,9 @@ class ChainDecoder:
 
     Each stage has the same cap. When a broken body would fail in two stages,
     which error is raised first can depend on the chunking; whether it fails
-    does not.
+    does not (the same holds for a single stage whose body is both corrupt
+    and over the cap: zlib finds the corruption earlier or later depending
+    on how much input it is given at once).
     """
 
     __slots__ = ("_stages",)

@@ -290,10 +290,16 @@ def _js_error(spec: OptionSpec, source: str, err: JsError) -> ConfigError:
     return ConfigError(f"cannot compile {_quote(source)}: {err.message}", spec.name)
 
 
-def _compile_file(spec: OptionSpec, ref: str, sources: Sources, js: JsEngine) -> Hook:
+def python_key(option: str, ref: str) -> str:
+    """Where a loader files the function for ``ref`` used by ``option`` (a ``SPECS``
+    key): one module may serve several options with different default names."""
+    return f"{option}|{ref}"
+
+
+def _compile_file(spec: OptionSpec, option: str, ref: str, sources: Sources, js: JsEngine) -> Hook:
     path, name = split_file_ref(ref)
     if path.lower().endswith(".py"):
-        fn = sources.python.get(ref)
+        fn = sources.python.get(python_key(option, ref)) or sources.python.get(ref)
         if fn is None:
             raise ConfigError(
                 f"{ref} was not loaded (the binding's code loader imports Python transforms "
@@ -348,7 +354,7 @@ def compile_hook(
     if not text:
         return None
     if text.startswith(FILE_PREFIX):
-        return _compile_file(spec, text, sources, js)
+        return _compile_file(spec, option, text, sources, js)
     if spec.template_form and has_template_tags(text):
         if templates is None:
             raise ConfigError("a Nunjucks template needs the target's template engine", spec.name)
@@ -384,4 +390,5 @@ __all__ = [
     "has_template_tags",
     "is_header_name",
     "parse_json_or_none",
+    "python_key",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,6 +44,9 @@ class HttpTarget:
                  stream_deltas: bool = True) -> None:
         self.label = label
         self._config = config
+        headers = config.get("headers")
+        self._configured_headers = frozenset(str(k).lower() for k in headers) if isinstance(
+            headers, Mapping) else frozenset()
         self._tls = tls or A.TlsParams(server_name="")
         self._raw_mode = raw_mode
         self._requests = request_plan
@@ -148,6 +152,11 @@ class HttpTarget:
                 outcome = Outcome.from_error(err, response_started=started, reused=reused)
                 raw = None
             else:
+                if decoder.decoded:
+                    # Like fetch: once the body is decoded, its coding and
+                    # encoded length no longer describe what the caller sees.
+                    raw = replace(raw, headers=tuple(
+                        (k, v) for k, v in raw.headers if k not in ("content-encoding", "content-length")))
                 outcome = Outcome.response(raw.status, raw.reason, raw.headers, body_text)
             decision: Decision = decide(self._retry, attempt, outcome, ctx.now, ctx.rng, history=history)
             if decision.retry:
@@ -164,7 +173,8 @@ class HttpTarget:
             break
         latency_ms = round((ctx.now.mono - start.mono) * 1000)
         debug = bool(context.get("debug"))
-        request_info = _debug_info(req, transformed, prompt) if debug else None
+        request_info = _debug_info(req, transformed, prompt, raw_mode=self._raw_mode,
+                                   configured=self._configured_headers) if debug else None
         response = responses.build(
             status=raw.status, status_text=raw.reason, headers=raw.headers, body_text=body_text,
             latency_ms=latency_ms, prompt=prompt, vars=all_vars, raw_mode=self._raw_mode, debug=debug,
@@ -175,9 +185,19 @@ class HttpTarget:
         return response
 
 
-def _debug_info(req: PreparedRequest, transformed: Any, prompt: str) -> dict[str, Any]:
-    from .request_builder import UNCHANGED
+# Headers the transport adds on its own; promptfoo's debug metadata lists the
+# headers the provider computed, not these (unless the config set them).
+_TRANSPORT_HEADERS = frozenset({"host", "content-length", "accept", "accept-encoding", "user-agent"})
 
+
+def _debug_info(req: PreparedRequest, transformed: Any, prompt: str, *, raw_mode: bool,
+                configured: frozenset[str]) -> dict[str, Any]:
+    """``metadata`` additions for ``context.debug`` (spec 5.8 and 9.10)."""
+    from .request_builder import UNCHANGED
+    from .response_builder import sanitize
+
+    hidden = _TRANSPORT_HEADERS - configured - ({"host"} if raw_mode else set())
+    headers = {k: v for k, v in req.headers if k not in hidden}
     body = req.body.decode("utf-8", "replace") if req.body is not None else None
     parsed: Any = body
     if body is not None:
@@ -185,8 +205,19 @@ def _debug_info(req: PreparedRequest, transformed: Any, prompt: str) -> dict[str
             parsed = json.loads(body)
         except ValueError:
             parsed = body
+    if raw_mode:
+        # The raw body is reported as text; JSON is re-serialised with secrets redacted.
+        shown = body if body is None or parsed is body else json.dumps(
+            sanitize(parsed), separators=(",", ":"), ensure_ascii=False)
+        if transformed is UNCHANGED:
+            lines = [f"{req.method} {req.target} HTTP/1.1"]
+            lines += [f"{k}: {v}" for k, v in sanitize(headers).items()]
+            summary: Any = "\n".join(lines) + "\n\n" + (shown or "")
+        else:
+            summary = transformed
+        return {"requestHeaders": headers, "transformedRequest": summary, "finalRequestBody": shown}
     return {
-        "requestHeaders": dict(req.headers),
+        "requestHeaders": headers,
         "transformedRequest": prompt if transformed is UNCHANGED else transformed,
         "finalRequestBody": parsed,
     }

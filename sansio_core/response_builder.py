@@ -30,7 +30,7 @@ from typing import Any
 from . import limits as _L
 from .errors import ConfigError, HttpStatusError, TransformError
 from .hooks import Hook, HookResult, TemplateEngine, compile_hook, parse_json_or_none
-from .js.engine import FLAG_RESPONSE_DATA, JSON_FROM_TEXT, UNDEFINED, JsEngine, Json
+from .js.engine import FLAG_LAZY_CONTEXT, FLAG_RESPONSE_DATA, JSON_FROM_TEXT, UNDEFINED, JsEngine, Json
 from .js.limits import JsLimits
 from .response import ProviderResponse
 from .sources import Sources
@@ -347,7 +347,7 @@ class ResponsePlan:
                 + ',"latencyMs":' + _ENCODE(latency) + '},"vars":' + _ENCODE(dict(vars))
                 + ',"prompt":' + _ENCODE(prompt) + "}"
             )
-            result = hook.call(JSON_FROM_TEXT, body_text, Json(context), flags=FLAG_RESPONSE_DATA)
+            result = hook.call(JSON_FROM_TEXT, body_text, Json(context), flags=FLAG_RESPONSE_DATA | FLAG_LAZY_CONTEXT)
         else:
             data = parsed if parsed is not None else body_text
             py_context = {

@@ -57,6 +57,11 @@ class StreamDecoder:
             self.first_delta_at = self._ctx.now.mono
         return deltas
 
+    @property
+    def decoded(self) -> bool:
+        """True when a Content-Encoding was removed from the body."""
+        return self._decoder is not None
+
     def finish_text(self, raw: RawResponse) -> str:
         """The decoded body as text (UTF-8 with replacement, a leading BOM dropped)."""
         if not self._listening:

@@ -2,8 +2,9 @@
 
 promptfoo has one knob, ``REQUEST_TIMEOUT_MS`` (default 300000), applied to
 each attempt as a whole; that is ``total`` here. The other three are
-promptwire's and are off unless configured, so a config written for promptfoo
-times out exactly as it did there.
+promptwire's (``PROMPTWIRE_CONNECT_TIMEOUT_MS``, ``PROMPTWIRE_FIRST_BYTE_TIMEOUT_MS``,
+``PROMPTWIRE_IDLE_TIMEOUT_MS``) and are off unless set, so a config written for
+promptfoo times out exactly as it did there.
 """
 
 from __future__ import annotations
@@ -51,11 +52,14 @@ class Timeouts:
         total = _ms(total_ms, "timeoutMs")
         if total is None:
             total = _ms(env.get("REQUEST_TIMEOUT_MS"), "REQUEST_TIMEOUT_MS") or DEFAULT_TIMEOUT_MS
+        def pick(value: object, name: str) -> float | None:
+            return _ms(value, name) if value is not None else _ms(env.get(name), name)
+
         return cls(
             total_ms=total,
-            connect_ms=_ms(connect_ms, "timeouts.connectMs"),
-            first_byte_ms=_ms(first_byte_ms, "timeouts.firstByteMs"),
-            idle_ms=_ms(idle_ms, "timeouts.idleMs"),
+            connect_ms=pick(connect_ms, "PROMPTWIRE_CONNECT_TIMEOUT_MS"),
+            first_byte_ms=pick(first_byte_ms, "PROMPTWIRE_FIRST_BYTE_TIMEOUT_MS"),
+            idle_ms=pick(idle_ms, "PROMPTWIRE_IDLE_TIMEOUT_MS"),
         )
 
     def with_total(self, total_ms: float | None) -> Timeouts:

@@ -82,6 +82,9 @@ JSON_FROM_TEXT: Final = JsonFromText()
 # Extra call flag: set ``context.response.data`` (third argument) to the parsed
 # body, or the text when it is not JSON, inside JS, so the body is not sent twice.
 FLAG_RESPONSE_DATA: Final = 32
+# Extra call flag: the third argument is JSON text parsed only when user code
+# first reads ``context`` (most transforms never do).
+FLAG_LAZY_CONTEXT: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,7 +271,8 @@ class JsEngine:
         wire: list[Any] = []
         for i, arg in enumerate(args):
             if isinstance(arg, Json):
-                flags |= 1 << i
+                if not (i == 2 and flags & FLAG_LAZY_CONTEXT):
+                    flags |= 1 << i
                 wire.append(arg.text)
             elif arg is JSON_FROM_TEXT:
                 flags |= 16
@@ -316,4 +320,4 @@ class JsEngine:
         return JsResult(holder.get("v", UNDEFINED), provider_shaped=bool(holder.get("p")))
 
 
-__all__ = ["FLAG_RESPONSE_DATA", "JSON_FROM_TEXT", "UNDEFINED", "Json", "JsEngine", "JsError", "JsFunction", "JsResult"]
+__all__ = ["FLAG_LAZY_CONTEXT", "FLAG_RESPONSE_DATA", "JSON_FROM_TEXT", "UNDEFINED", "Json", "JsEngine", "JsError", "JsFunction", "JsResult"]

@@ -85,6 +85,30 @@ PRELUDE = r"""
     return { k: "v", p: pr, v: r };
   };
 
+  // A context object parsed from JSON only when user code first touches it:
+  // most transforms never read `context`, and parsing it is a third of a call.
+  const lazy = (text, data) => {
+    let value = null;
+    const real = () => {
+      if (value === null) {
+        value = JSON.parse(text);
+        if (data !== undefined && value.response) value.response.data = data;
+      }
+      return value;
+    };
+    return new Proxy({}, {
+      get: (t, k) => real()[k],
+      has: (t, k) => k in real(),
+      set: (t, k, v) => { real()[k] = v; return true; },
+      ownKeys: () => Reflect.ownKeys(real()),
+      getOwnPropertyDescriptor: (t, k) => {
+        const d = Reflect.getOwnPropertyDescriptor(real(), k);
+        if (d) d.configurable = true;
+        return d;
+      },
+    });
+  };
+
   let pending = null;
   const settle = (r) => {
     const s = { done: false };
@@ -103,7 +127,8 @@ PRELUDE = r"""
       if (flags & 4) c = JSON.parse(c);
       if (flags & 8) d = JSON.parse(d);
       if (flags & 16) a = (function () { try { return JSON.parse(b) || null; } catch (e) { return null; } })();
-      if (flags & 32) c.response.data = a !== null ? a : b;
+      if (flags & 64) c = lazy(c, flags & 32 ? (a !== null ? a : b) : undefined);
+      else if (flags & 32) c.response.data = a !== null ? a : b;
       const r = fn(a, b, c, d);
       if (r !== null && typeof r === "object" && typeof r.then === "function") {
         settle(r);

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from sansio_core.js import JSON_FROM_TEXT, UNDEFINED, Json, JsEngine, JsError, JsLimits
+from sansio_core.js import JSON_FROM_TEXT, UNDEFINED, JsEngine, JsError, JsLimits, Json
 from sansio_core.js.modules import module_function_source
 from sansio_core.js.source_forms import candidates
 

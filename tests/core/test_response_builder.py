@@ -277,7 +277,7 @@ def test_python_transform_failure_is_a_transform_error() -> None:
 def test_headers_lowercased_sorted_joined_and_redacted() -> None:
     hdrs = [("X-Zeta", "z"), ("X-Multi", "a"), ("X-Multi", "b"), ("Set-Cookie", "s=1"), ("Authorization", "x")]
     assert header_map(hdrs) == {"authorization": "x", "set-cookie": "s=1", "x-multi": "a,b", "x-zeta": "z"}
-    got = _build(_plan(), "{}", headers=hdrs + [("X-Token-Like", "sk-abcdefghijklmnop")])
+    got = _build(_plan(), "{}", headers=[*hdrs, ("X-Token-Like", "sk-abcdefghijklmnop")])
     assert got["metadata"]["http"]["headers"] == {
         "authorization": "[REDACTED]", "set-cookie": "[REDACTED]", "x-multi": "a,b",
         "x-token-like": "[REDACTED]", "x-zeta": "z",
@@ -358,3 +358,10 @@ def test_hostile_transform_leaves_plan_usable() -> None:
     with pytest.raises(TransformError, match="time limit"):
         _build(plan, "loop")
     assert _build(plan, "fine")["output"] == "fine"
+
+
+def test_context_serialises_whole_when_user_code_reads_it() -> None:
+    plan = _plan(transformResponse="JSON.stringify(context) + ' ' + Object.keys(context) + ' ' + ('vars' in context)")
+    got = _build(plan, '{"a": 1}', vars={"v": 1})
+    assert got["output"] == ('{"response":{"data":{"a":1},"status":200,"statusText":"OK","headers":{},'
+                             '"cached":false,"latencyMs":5},"vars":{"v":1},"prompt":"p"} response,vars,prompt true')
