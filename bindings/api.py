@@ -64,7 +64,8 @@ def select_entry(doc: Any, provider: str | None = None) -> ProviderEntry:
 def build_core_target(entry: ProviderEntry, base_dir: str | os.PathLike[str] = ".",
                       env: Mapping[str, str] | None = None) -> CoreTarget:
     sources = load_sources(entry, str(base_dir), env)
-    target: CoreTarget = build_target(entry, sources)
+    # Each thread gets its own JavaScript context (QuickJS is single-threaded).
+    target: CoreTarget = build_target(entry, sources, owner=threading.get_ident)
     return target
 
 

@@ -1,9 +1,9 @@
 """Reading a config file into core inputs: the entries, the files they name, the env.
 
-The core cannot open files, so everything a target refers to with
-``file://`` is read here, relative to the config file's directory (as
-promptfoo resolves it), bounded in size, and handed over as ``Sources``.
-Python modules named by ``file://x.py[:fn]`` are imported by ``code_loader``.
+The core cannot open files, so everything a target refers to is read here,
+relative to the config file's directory (as promptfoo resolves it), bounded
+in size, and handed over as ``Sources``: ``file://`` references and Python
+hooks by ``code_loader``, TLS key and certificate paths here.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import yaml
 from sansio_core.config import ProviderEntry
 from sansio_core.errors import ConfigError
 from sansio_core.limits import MAX_LOAD_BYTES
-from sansio_core.sources import Sources, find_file_refs, resolve_path, split_file_ref
+from sansio_core.sources import Sources, resolve_path
+from sansio_core.tls_config import TLS_PATH_KEYS
 
 
 def read_document(path: str | os.PathLike[str]) -> Any:
@@ -38,29 +39,19 @@ def read_document(path: str | os.PathLike[str]) -> Any:
 
 
 def load_sources(entry: ProviderEntry, base_dir: str, env: Mapping[str, str] | None = None) -> Sources:
-    """Read every ``file://`` file an entry refers to and import its Python hooks."""
-    files: dict[str, bytes] = {}
-    python_refs: list[str] = []
-    for ref in find_file_refs(entry.raw_config):
-        path, _name = split_file_ref(ref)
-        if path.endswith(".py"):
-            python_refs.append(ref)
-            continue
-        if path in files:
-            continue
-        files[path] = _read(resolve_path(base_dir, path), ref)
+    """Read every file an entry refers to (``file://`` values, TLS paths) and import its Python hooks."""
+    from .code_loader import load_sources as load_code_sources
+
+    env = dict(os.environ if env is None else env)
+    sources = load_code_sources(entry.raw_config, base_dir, env, websocket=entry.kind == "websocket")
+    files = dict(sources.files)
     tls = entry.raw_config.get("tls")
     if isinstance(tls, Mapping):
-        for key in ("caPath", "certPath", "keyPath"):
+        for key in TLS_PATH_KEYS:
             path = tls.get(key)
             if isinstance(path, str) and path not in files:
                 files[path] = _read(resolve_path(base_dir, path), f"tls.{key}")
-    python: dict[str, Any] = {}
-    if python_refs:
-        from .code_loader import load_python_refs
-
-        python = dict(load_python_refs(python_refs, base_dir))
-    return Sources(files=files, python=python, env=dict(os.environ if env is None else env), base_dir=base_dir)
+    return Sources(files=files, python=sources.python, env=env, base_dir=base_dir)
 
 
 def _read(full: str, what: str) -> bytes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from . import actions as A
@@ -33,9 +33,9 @@ from .timeouts import Timeouts
 class HttpTarget:
     """Build with ``HttpTarget.compile(entry, sources)``; one per provider entry.
 
-    Not thread-safe while a call's flow runs transforms (one JavaScript
-    context per target): bindings give each thread its own call, and the
-    core's hooks serialise evaluation.
+    Calls may run concurrently in one event loop. Across threads, compile
+    with ``owner=threading.get_ident`` so each thread gets its own JavaScript
+    context (the sync binding does).
     """
 
     def __init__(self, *, label: str, config: Mapping[str, Any], tls: A.TlsParams | None, raw_mode: bool,
@@ -59,7 +59,9 @@ class HttpTarget:
         self._stream_deltas = stream_deltas
 
     @classmethod
-    def compile(cls, entry: Any, sources: Sources) -> HttpTarget:
+    def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None) -> HttpTarget:
+        """``owner`` (e.g. ``threading.get_ident``, passed by a binding) gives each
+        thread its own JavaScript context; without it a target has one owner."""
         from .request_builder import RequestPlan
         from .response_builder import ResponsePlan
         from .templating import TemplateEngine
@@ -70,7 +72,7 @@ class HttpTarget:
         env = sources.env
         engine = TemplateEngine.from_env(env, getattr(config, "env", None))
         request_plan = RequestPlan.compile(entry, engine, sources)
-        response_plan = ResponsePlan.compile(entry.raw_config, sources, engine)
+        response_plan = ResponsePlan.compile(entry.raw_config, sources, engine, js_owner=owner)
         return cls(
             label=entry.label or entry.id,
             config=entry.raw_config,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from .config import ProviderEntry
 from .sources import Sources
 
 
-def build_target(entry: ProviderEntry, sources: Sources) -> Any:
+def build_target(entry: ProviderEntry, sources: Sources, *,
+                 owner: Callable[[], Hashable] | None = None) -> Any:
     """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config."""
     if entry.kind == "websocket":
         from .ws_flow import WsTarget
@@ -16,7 +18,7 @@ def build_target(entry: ProviderEntry, sources: Sources) -> Any:
         return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label)
     from .http_target import HttpTarget
 
-    return HttpTarget.compile(entry, sources)
+    return HttpTarget.compile(entry, sources, owner=owner)
 
 
 __all__ = ["build_target"]
