@@ -161,18 +161,23 @@ class AsyncTarget(_Base):
 
     def __init__(self, core: CoreTarget, seed: int | None = None) -> None:
         super().__init__(core, seed)
-        self._pools: dict[str, Pool[AsyncStream]] = {}
-        self._backends: dict[str, AsyncBackend] = {}
+        self._loops: dict[str, tuple[object, AsyncBackend, Pool[AsyncStream]]] = {}
 
     def _backend_pool(self) -> tuple[AsyncBackend, Pool[AsyncStream]]:
+        """The backend and pool of the running event loop.
+
+        Pooled connections belong to the loop that opened them: a target used
+        from a second ``asyncio.run`` (or trio run) starts a fresh pool and
+        drops the old one's sockets without touching their dead loop.
+        """
         import sniffio
 
         library = sniffio.current_async_library()
-        backend = self._backends.get(library)
-        if backend is None:
-            backend = self._backends[library] = _async_backend()
-            self._pools[library] = Pool()
-        return backend, self._pools[library]
+        loop = _current_loop(library)
+        current = self._loops.get(library)
+        if current is None or current[0] is not loop:
+            self._loops[library] = current = (loop, _async_backend(), Pool())
+        return current[1], current[2]
 
     async def call(self, prompt: str, vars: Mapping[str, Any] | None = None,
                    context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None
@@ -191,6 +196,21 @@ class AsyncTarget(_Base):
             yield item
 
     async def aclose(self) -> None:
-        for pool in self._pools.values():
-            for stream in pool.drain():
+        """Close the idle connections of the running loop's pool."""
+        import sniffio
+
+        library = sniffio.current_async_library()
+        current = self._loops.pop(library, None)
+        if current is not None and current[0] is _current_loop(library):
+            for stream in current[2].drain():
                 stream.force_close()
+
+
+def _current_loop(library: str) -> object:
+    if library == "trio":
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+    import asyncio
+
+    return asyncio.get_running_loop()

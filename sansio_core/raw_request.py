@@ -24,6 +24,7 @@ from .errors import ConfigError, TemplateError
 from .limits import MAX_RAW_REQUEST_HEADERS, MAX_RENDERED_TEMPLATE
 from .prepared import PreparedRequest
 from .request_builder import (
+    ILLEGAL_IN_VALUE,
     UNCHANGED,
     clean_header_value,
     finish_headers,
@@ -118,8 +119,8 @@ def parse_raw_request(text: str) -> ParsedRaw:
             shown = line if len(line) <= 60 else line[:60] + "..."
             raise RawRequestError(f"line {number} is not a header (expected `Name: value`): {shown!r}")
         value = value.strip(" \t")
-        if "\x00" in value:
-            raise RawRequestError(f"header {name.lower()!r} contains a NUL character")
+        if ILLEGAL_IN_VALUE.search(value):
+            raise RawRequestError(f"header {name.lower()!r} contains a control character (a stray CR?)")
         headers[name.lower()] = value  # a later duplicate wins (in the first one's place, as in JS)
     return ParsedRaw(method, parsed_target.target, parsed_target.path, parsed_target.query or None,
                      headers, js_trim(body))

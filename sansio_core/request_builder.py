@@ -65,7 +65,8 @@ _BODYLESS_METHODS = frozenset({"GET", "HEAD"})
 _PAYLOAD_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _HTTP_WS = " \t\r\n"
-_ILLEGAL_IN_VALUE = re.compile(r"[\r\n\x00]")
+# RFC 9110 5.5 field-value: VCHAR, obs-text, SP and HTAB only (h11 enforces it).
+ILLEGAL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _MANAGED = frozenset({"content-length", "transfer-encoding"})
 
 GET_WITH_BODY = (
@@ -110,10 +111,10 @@ def check_header_name(name: str, where: str) -> str:
 def clean_header_value(name: str, value: str) -> str:
     """Fetch's header value normalisation, then the bytes HTTP forbids (never h11's error)."""
     value = value.strip(_HTTP_WS)
-    if _ILLEGAL_IN_VALUE.search(value):
+    if ILLEGAL_IN_VALUE.search(value):
         raise TemplateError(
-            f"header {name!r} contains a line break or NUL character after rendering; "
-            "header values must be a single line"
+            f"header {name!r} contains a line break or another control character after rendering; "
+            "header values must be a single line of text"
         )
     return value
 

@@ -162,15 +162,20 @@ class Outcome:
         cls,
         status: int,
         reason: str = "",
-        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]] = (),
         body_text: str = "",
     ) -> Outcome:
-        """A complete response. Repeated headers keep the last value."""
+        """A complete response. Repeated headers keep the last value.
+
+        Header names and values may be ``str`` or ``bytes`` (h11's raw items,
+        decoded as Latin-1).
+        """
         items = headers.items() if isinstance(headers, Mapping) else headers
+        flat = {_text(k).lower(): _text(v) for k, v in items}
         return cls(
             status=status,
             reason=reason,
-            headers={k.lower(): v for k, v in items},
+            headers=flat,
             body_text=body_text,
             response_started=True,
         )
@@ -394,6 +399,10 @@ def retry_hint_s(headers: Mapping[str, str], now: Instant) -> float | None:
             return max(0.0, epoch)
         return max(0.0, epoch - now.wall + 1.0)
     return None
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def _number(value: str | None) -> float | None:

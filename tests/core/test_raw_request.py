@@ -138,3 +138,9 @@ def test_disabled_templating_sends_the_text_as_is() -> None:
     entry = parse_provider_entry({"id": "http", "config": {"request": "POST /a HTTP/1.1\nHost: h\n\n{{prompt}}"}})
     plan = RequestPlan.compile(entry, TemplateEngine({}, disabled=True), Sources())
     assert plan.build({"prompt": "x"}).body == b"{{prompt}}"
+
+
+def test_stray_carriage_return_in_a_header_is_refused() -> None:
+    # Found by fuzz/fuzz_raw_request.py: a lone CR used to reach the wire inside a header value.
+    with pytest.raises(ConfigError, match="control character"):
+        raw("GET / HTTP/1.1\nHost: h\rX: y")

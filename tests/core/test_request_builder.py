@@ -319,7 +319,7 @@ def test_invalid_urls() -> None:
     plan = _plan_for({"id": "http", "config": {"url": "{{u}}", "method": "GET"}})
     with pytest.raises(TemplateError, match="invalid URL"):
         plan.build({"prompt": "", "u": "relative/path"})
-    with pytest.raises(ConfigError, match="needs `config.url`"):
+    with pytest.raises(ConfigError, match=r"needs `config\.url`"):
         _plan_for({"id": "https", "config": {"method": "GET"}})
 
 

@@ -415,3 +415,9 @@ def test_exhausted_error_wording() -> None:
 def test_same_seed_same_decisions() -> None:
     outs = [Outcome.failed(FailureKind.RESET)] * 3 + [resp(429, "", {"Retry-After": "1"}), OK]
     assert run(outs)[0] == run(outs)[0]
+
+
+def test_h11_style_bytes_headers() -> None:
+    out = Outcome.response(429, "Too Many Requests", [(b"Retry-After", b"2")])
+    d = decide(POLICY, 0, out, NOW, rng())
+    assert d.retry and 2.0 <= d.delay_s < 3.0
