@@ -67,7 +67,7 @@ class Call:
     asked again. Not thread-safe: one owner drives one call.
     """
 
-    __slots__ = ("_awaiting", "_ctx", "_flow", "_open", "_pending", "_reply", "_started", "_cleanup")
+    __slots__ = ("_awaiting", "_cleanup", "_ctx", "_flow", "_open", "_pending", "_reply", "_started")
 
     def __init__(self, flow: Callable[[CallContext], Flow], ctx: CallContext) -> None:
         self._ctx = ctx
@@ -147,7 +147,7 @@ class Call:
         self._awaiting = False
         self._reply = None
         # The first cleanup action is handed out by the next next_action().
-        self._cleanup = [self._fail(Cancelled("the call was cancelled"))] + self._cleanup
+        self._cleanup = [self._fail(Cancelled("the call was cancelled")), *self._cleanup]
         self._pending = None
 
 

@@ -185,9 +185,7 @@ def exchange(
             if listener is not None:
                 for delta in listener(bytes(ev.data)):
                     yield A.Emit(delta)
-        elif isinstance(ev, h11.EndOfMessage):
-            break
-        elif isinstance(ev, h11.ConnectionClosed):  # pragma: no cover - h11 raises before this
+        elif isinstance(ev, (h11.EndOfMessage, h11.ConnectionClosed)):
             break
         # InformationalResponse (1xx) is skipped: the final response follows.
     assert head is not None

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import replace
 from collections.abc import Callable, Hashable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from . import actions as A
@@ -140,12 +140,14 @@ class HttpTarget:
         start = ctx.now
         history: list[str] = []
         attempt = 0
+        raw: RawResponse | None = None
         while True:
             decoder = StreamDecoder(self._limits, ctx, deltas=self._stream_deltas)
+            failure: TransportError | RemoteProtocolError | None = None
             try:
-                raw = yield from exchange(ctx, req, tls=tls, timeouts=timeouts, limits=self._limits,
-                                          on_head=decoder.on_head)
-                body_text = decoder.finish_text(raw)
+                got: RawResponse = yield from exchange(ctx, req, tls=tls, timeouts=timeouts,
+                                                       limits=self._limits, on_head=decoder.on_head)
+                body_text = decoder.finish_text(got)
                 for delta in decoder.finish_deltas():
                     yield A.Emit(delta)
             except (TransportError, RemoteProtocolError) as err:
@@ -153,14 +155,21 @@ class HttpTarget:
                 reused = bool(getattr(err, "reused", False))
                 outcome = Outcome.from_error(err, response_started=started, reused=reused)
                 raw = None
+                failure = err
             else:
                 if decoder.decoded:
                     # Like fetch: once the body is decoded, its coding and
                     # encoded length no longer describe what the caller sees.
-                    raw = replace(raw, headers=tuple(
-                        (k, v) for k, v in raw.headers if k not in ("content-encoding", "content-length")))
+                    got = replace(got, headers=tuple(
+                        (k, v) for k, v in got.headers if k not in ("content-encoding", "content-length")))
+                raw = got
                 outcome = Outcome.response(raw.status, raw.reason, raw.headers, body_text)
             decision: Decision = decide(self._retry, attempt, outcome, ctx.now, ctx.rng, history=history)
+            if decision.retry and failure is not None and decoder.first_delta_at is not None:
+                # This attempt's text already reached the caller as deltas; a
+                # retry would hand it out a second time, so the stream fails here.
+                why = f"{failure}; not retried: part of the text was already streamed"
+                raise exhausted_error(self._retry, [*history, why]) from failure
             if decision.retry:
                 history.append(decision.reason)
                 if decision.counts:
@@ -177,7 +186,7 @@ class HttpTarget:
         debug = bool(context.get("debug"))
         request_info = _debug_info(req, transformed, prompt, raw_mode=self._raw_mode,
                                    configured=self._configured_headers) if debug else None
-        response = responses.build(
+        response: ProviderResponse = responses.build(
             status=raw.status, status_text=raw.reason, headers=raw.headers, body_text=body_text,
             latency_ms=latency_ms, prompt=prompt, vars=all_vars, raw_mode=self._raw_mode, debug=debug,
             request_info=request_info,

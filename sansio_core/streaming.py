@@ -21,8 +21,17 @@ _NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/json
 
 
 class StreamDecoder:
-    __slots__ = ("_decoded", "_decoder", "_deltas", "_extractor", "_framer", "_limits", "_listening",
-                 "_ctx", "first_delta_at")
+    __slots__ = (
+        "_ctx",
+        "_decoded",
+        "_decoder",
+        "_deltas",
+        "_extractor",
+        "_framer",
+        "_limits",
+        "_listening",
+        "first_delta_at",
+    )
 
     def __init__(self, limits: Limits, ctx: CallContext, *, deltas: bool = True) -> None:
         self._limits = limits
@@ -77,7 +86,10 @@ class StreamDecoder:
         """Deltas held back until the end of the body (a last event with no blank line)."""
         if self._framer is None:
             return []
-        return [d for d in self._extractor.feed_all(self._framer.end()) if d]
+        deltas = [d for d in self._extractor.feed_all(self._framer.end()) if d]
+        if deltas and self.first_delta_at is None:
+            self.first_delta_at = self._ctx.now.mono
+        return deltas
 
 
 def _framing_for(content_type: str, limits: Limits) -> tuple[Any, Any]:

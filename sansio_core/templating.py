@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
@@ -444,14 +445,54 @@ def _snippet(source: str, limit: int = 120) -> str:
 # -- compiled templates ------------------------------------------------------------------
 
 
+_SIMPLE_EXPR = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
+# Names jinja reads as literals or operators, never as variables.
+_NOT_VARIABLES = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is",
+                            "if", "else"})
+
+
+def _simple_parts(source: str) -> list[str | tuple[str, ...]] | None:
+    """Literal text and plain ``{{ a.b.c }}`` lookups, or None if the template needs jinja."""
+    if "{%" in source or "{#" in source:
+        return None
+    parts: list[str | tuple[str, ...]] = []
+    pos = 0
+    for m in _SIMPLE_EXPR.finditer(source):
+        literal = source[pos:m.start()]
+        if "{{" in literal or "}}" in literal:
+            return None
+        if literal:
+            parts.append(literal)
+        path = tuple(m.group(1).split("."))
+        if path[0] in _NOT_VARIABLES:
+            return None
+        parts.append(path)
+        pos = m.end()
+    tail = source[pos:]
+    if "{{" in tail or "}}" in tail:
+        return None
+    if tail:
+        parts.append(tail)
+    return parts
+
+
 class Template:
-    """One compiled template. ``render`` is the hot path: no compilation, no copies."""
+    """One compiled template. ``render`` is the hot path: no compilation, no copies.
 
-    __slots__ = ("_compiled", "has_tags", "source")
+    Templates made only of text and plain ``{{ name.attr }}`` lookups (almost
+    all of them: ``{{prompt}}``, ``Bearer {{env.TOKEN}}``) are rendered by
+    direct lookups with the same semantics, skipping jinja's per-render
+    context setup; everything else goes through jinja.
+    """
 
-    def __init__(self, source: str, compiled: Any | None) -> None:
+    __slots__ = ("_compiled", "_environment", "_simple", "has_tags", "source")
+
+    def __init__(self, source: str, compiled: Any | None, environment: NunjucksEnvironment | None = None,
+                 simple: list[str | tuple[str, ...]] | None = None) -> None:
         self.source = source
         self._compiled = compiled
+        self._environment = environment
+        self._simple = simple
         self.has_tags = compiled is not None
 
     def render(self, vars: Mapping[str, Any]) -> str:
@@ -459,20 +500,45 @@ class Template:
         compiled = self._compiled
         if compiled is None:
             return self.source
-        try:
-            out: str = compiled.render(vars)
-        except PromptwireError:
-            raise
-        except RecursionError:
-            raise TemplateError(f"template recursion too deep in {_snippet(self.source)}") from None
-        except Exception as err:  # any failure inside user template code
-            raise TemplateError(f"failed to render template {_snippet(self.source)}: {_describe(err)}") from None
+        simple = self._simple
+        if simple is not None:
+            out = "".join(part if isinstance(part, str) else self._lookup(part, vars) for part in simple)
+        else:
+            try:
+                out = compiled.render(vars)
+            except PromptwireError:
+                raise
+            except RecursionError:
+                raise TemplateError(f"template recursion too deep in {_snippet(self.source)}") from None
+            except Exception as err:  # any failure inside user template code
+                raise TemplateError(
+                    f"failed to render template {_snippet(self.source)}: {_describe(err)}"
+                ) from None
         if len(out) > MAX_RENDERED_TEMPLATE:
             raise TemplateError(
                 f"template {_snippet(self.source)} rendered {len(out)} characters, "
                 f"more than the limit of {MAX_RENDERED_TEMPLATE}"
             )
         return out
+
+    def _lookup(self, path: tuple[str, ...], vars: Mapping[str, Any]) -> str:
+        environment = self._environment
+        assert environment is not None
+        name = path[0]
+        if name in vars:
+            value = vars[name]
+        else:
+            value = environment.globals.get(name, _MISSING)
+            if value is _MISSING:
+                return ""
+        for attr in path[1:]:
+            if value is None or isinstance(value, Undefined):
+                return ""
+            value = environment.getattr(value, attr)
+        return js_string(value)
+
+
+_MISSING = object()
 
 
 def _describe(err: BaseException) -> str:
@@ -553,7 +619,8 @@ class TemplateEngine:
                 ) from None
             except Exception as err:
                 raise TemplateError(f"cannot compile template {_snippet(source)}: {_describe(err)}") from None
-        template = Template(source, compiled)
+        simple = _simple_parts(source) if compiled is not None else None
+        template = Template(source, compiled, self._environment, simple)
         if len(self._cache) >= MAX_TEMPLATE_CACHE:
             self._cache.clear()
         self._cache[source] = template

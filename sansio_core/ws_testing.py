@@ -256,7 +256,7 @@ def run_ws_call(
 
 def _read(peer: _Peer, action: A.Read, read_size: int | None) -> E.Event:
     peer.queue.sort(key=lambda item: item[0])
-    if not peer.queue or peer.queue[0][1] == "hang":
+    if not peer.queue or (isinstance(peer.queue[0][1], str) and peer.queue[0][1] == "hang"):
         if action.deadline is None:
             raise AssertionError("the call reads forever from a silent server without a deadline")
         peer.now = max(peer.now, action.deadline)

@@ -153,7 +153,9 @@ class WsWire:
 
     def send_text(self, text: str) -> bytes:
         """One complete text message (the rendered ``messageTemplate``)."""
-        return self._conn.send(Message(data=text)) if self.is_open else b""
+        if self._state != "open" or self._conn.state is not ConnectionState.OPEN:
+            return b""
+        return self._conn.send(Message(data=text))
 
     def close(self, code: int = NO_STATUS, reason: str = "") -> bytes:
         """Our close frame, if one may still be sent; ``b""`` otherwise."""

@@ -18,7 +18,7 @@ from ._files import read_bounded
 
 
 class _StreamProtocol(asyncio.Protocol):
-    __slots__ = ("_buffer", "_eof", "_exc", "_waiter", "_write_paused", "_drain", "transport")
+    __slots__ = ("_buffer", "_drain", "_eof", "_exc", "_waiter", "_write_paused", "transport")
 
     def __init__(self) -> None:
         self._buffer = bytearray()

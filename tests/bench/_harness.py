@@ -61,7 +61,7 @@ def measure(name: str, concurrency: int, requests: int, run: Callable[[], None])
 
 
 def report(results: list[Result], baseline: str) -> str:
-    lines = [f"{'client':<22}{'conc':>5}{'req/s':>10}{'cpu µs/req':>12}{'rps ×base':>11}{'cpu ×base':>11}"]
+    lines = [f"{'client':<22}{'conc':>5}{'req/s':>10}{'cpu µs/req':>12}{'rps x base':>11}{'cpu x base':>11}"]
     for conc in sorted({r.concurrency for r in results}):
         rows = [r for r in results if r.concurrency == conc]
         base = next((r for r in rows if r.name == baseline), rows[0])

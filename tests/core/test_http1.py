@@ -9,7 +9,13 @@ import pytest
 from sansio_core import actions as A
 from sansio_core import events as E
 from sansio_core.call import Call, CallContext, Flow
-from sansio_core.errors import FailureKind, DeadlineExceeded, LimitExceeded, RemoteProtocolError, TransportError
+from sansio_core.errors import (
+    DeadlineExceeded,
+    FailureKind,
+    LimitExceeded,
+    RemoteProtocolError,
+    TransportError,
+)
 from sansio_core.http1 import RawResponse, exchange
 from sansio_core.limits import Limits
 from sansio_core.prepared import PreparedRequest

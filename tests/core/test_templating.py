@@ -135,3 +135,15 @@ def test_sandbox_blocks_python_internals() -> None:
 def test_js_trim_uses_javascript_whitespace() -> None:
     assert js_trim("\ufeff\u00a0 x \n\u2028") == "x"
     assert js_trim("\x1cx\x1c") == "\x1cx\x1c"
+
+
+@pytest.mark.parametrize(
+    ("source", "vars"),
+    [("{{ a.b }}", {"a": {"b": [1, 2]}}), ("x {{a.items}} y", {"a": {"items": 3}}), ("{{ s.length }}", {"s": "ab"}),
+     ("{{ z.q }}", {"z": None}), ("{{ env.HOME_VAR }}/{{ env.NOPE }}", {}), ("{{ null }}{{ undefined }}", {}),
+     ("{{ prompt }}", {"prompt": 1.0}), ("Bearer {{ t }}", {"t": {"a": 1}}), ("{{ m.x.y }}", {})],
+)
+def test_fast_path_renders_exactly_like_jinja(source: str, vars: dict[str, Any]) -> None:
+    template = ENGINE.compile(source)
+    assert template._simple is not None
+    assert template.render(vars) == ENGINE._environment.from_string(source).render(vars)

@@ -267,6 +267,14 @@ def test_server_close_fails_at_once_with_code_and_reason() -> None:
     assert isinstance(result.actions[-2], A.Close)
 
 
+def test_close_right_after_the_handshake() -> None:
+    server = ScriptedWsServer(on_open=[("close", 1008, "policy")])
+    result = run(target({}), server)
+    err = result.error
+    assert isinstance(err, WebSocketClosed) and (err.code, err.reason) == (1008, "policy")
+    assert server.client_close_code == 1008
+
+
 def test_dropped_connection_fails_at_once_with_1006() -> None:
     server = reply(("sleep", 0.02), ("drop",))
     result = run(target({"timeoutMs": 5000}), server)

@@ -67,6 +67,24 @@ def test_wire_reports_nothing_before_the_handshake_completes() -> None:
         wire.receive(b"")
 
 
+def test_accept_and_close_in_one_read_send_no_message() -> None:
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, CloseConnection, Request
+
+    from sansio_core.ws_wire import Accepted, Closed
+
+    wire = WsWire(100)
+    server = WSConnection(ConnectionType.SERVER)
+    server.receive_data(wire.start("h", "/", [], []))
+    assert isinstance(next(server.events()), Request)
+    data = server.send(AcceptConnection()) + server.send(CloseConnection(code=1001, reason="away"))
+    feed = wire.receive(data)
+    assert [type(o) for o in feed.outcomes] == [Accepted, Closed]
+    assert feed.reply  # the close echo
+    assert wire.send_text("too late") == b""
+    assert wire.close() == b""
+
+
 def run_raw(chunks: list[bytes], limit: int = 1 << 20) -> Any:
     target = WsTarget.compile("ws://127.0.0.1:9/x", {"messageTemplate": "{{ prompt }}", "timeoutMs": 1000},
                               Sources(), {}, limits=Limits(max_ws_message=limit))
