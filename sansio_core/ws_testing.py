@@ -266,10 +266,10 @@ def _read(peer: _Peer, action: A.Read, read_size: int | None) -> E.Event:
         peer.now = max(peer.now, action.deadline)
         return E.TimedOut(action.conn)
     peer.now = max(peer.now, due)
-    if item == "drop":
+    if isinstance(item, str) and item == "drop":
         peer.dead = True
         return E.Received(action.conn, b"")
-    if item == "reset":
+    if isinstance(item, str) and item == "reset":
         peer.dead = True
         return E.ReadFailed(action.conn, FailureKind.RESET, "connection reset by peer")
     data: bytes = item

@@ -292,7 +292,7 @@ def test_stopping_a_stream_early_closes_its_connection(api: Api, mock: MockServe
             target = AsyncTarget.from_config(target_entry, env=ENV)
             agen = target.stream("hi", stream_vars)
             got = await agen.__anext__()
-            await agen.aclose()  # type: ignore[attr-defined]
+            await agen.aclose()
             try:
                 return got, await target.call("x", echo_vars)
             finally:
