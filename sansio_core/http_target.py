@@ -70,7 +70,7 @@ class HttpTarget:
 
         config = entry.config
         env = sources.env
-        engine = TemplateEngine.from_env(env, getattr(config, "env", None))
+        engine = TemplateEngine.from_env(env, entry.env)
         request_plan = RequestPlan.compile(entry, engine, sources)
         response_plan = ResponsePlan.compile(entry.raw_config, sources, engine, js_owner=owner)
         return cls(

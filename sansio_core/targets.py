@@ -15,7 +15,11 @@ def build_target(entry: ProviderEntry, sources: Sources, *,
     if entry.kind == "websocket":
         from .ws_flow import WsTarget
 
-        return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label)
+        from .js.engine import JsEngine
+
+        js = JsEngine(env=sources.env, owner=owner)
+        return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label,
+                                config_env=entry.env, js=js)
     from .http_target import HttpTarget
 
     return HttpTarget.compile(entry, sources, owner=owner)
