@@ -13,9 +13,8 @@ def build_target(entry: ProviderEntry, sources: Sources, *,
                  owner: Callable[[], Hashable] | None = None) -> Any:
     """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config."""
     if entry.kind == "websocket":
-        from .ws_flow import WsTarget
-
         from .js.engine import JsEngine
+        from .ws_flow import WsTarget
 
         js = JsEngine(env=sources.env, owner=owner)
         return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label,
