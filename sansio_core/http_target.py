@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -21,6 +21,7 @@ from .call import Call, CallContext, Flow
 from .errors import RemoteProtocolError, TransportError
 from .http1 import RawResponse, exchange
 from .limits import Limits
+from .prestep import PreStep
 from .prepared import PreparedRequest
 from .response import ProviderResponse
 from .retry import Decision, Outcome, RetryPolicy, decide, exhausted_error
@@ -41,7 +42,7 @@ class HttpTarget:
     def __init__(self, *, label: str, config: Mapping[str, Any], tls: A.TlsParams | None, raw_mode: bool,
                  request_plan: Any, response_plan: Any, retry: RetryPolicy,
                  timeouts: Timeouts, limits: Limits, env: Mapping[str, str], tools_vars: Mapping[str, Any],
-                 stream_deltas: bool = True) -> None:
+                 stream_deltas: bool = True, pre_steps: Sequence[PreStep] = ()) -> None:
         self.label = label
         self._config = config
         headers = config.get("headers")
@@ -57,6 +58,10 @@ class HttpTarget:
         self._env = env
         self._tools_vars = dict(tools_vars)
         self._stream_deltas = stream_deltas
+        # Steps that run before the request is built, in order, and may make
+        # exchanges of their own (OAuth token, session endpoint, signature):
+        # see ``prestep.PreStep``. They keep their caches across calls.
+        self._pre_steps: list[PreStep] = list(pre_steps)
 
     @classmethod
     def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None) -> HttpTarget:
@@ -66,6 +71,7 @@ class HttpTarget:
         from .response_builder import ResponsePlan
         from .templating import TemplateEngine
         from .tls_config import tls_params
+        from .prestep import compile_pre_steps
         from .tools_format import tools_vars
 
         config = entry.config
@@ -85,6 +91,7 @@ class HttpTarget:
             limits=Limits(),
             env=env,
             tools_vars=tools_vars(config),
+            pre_steps=compile_pre_steps(entry, sources, engine),
         )
 
     def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
@@ -125,6 +132,9 @@ class HttpTarget:
         from .request_builder import UNCHANGED
 
         all_vars = self.assemble_vars(prompt, vars, context)
+        for step in self._pre_steps:
+            added = yield from step.run(ctx, all_vars, context, timeouts, self._limits)
+            all_vars.update(added)
         call_context = {**context, "vars": all_vars}
         call_context.setdefault("prompt", {"raw": prompt, "label": prompt})
         responses = self._responses

@@ -234,6 +234,29 @@ def _encode(value: Any, out: list[str], indent: str | None, level: int) -> None:
         out.append(_dump_str(str(value)))
 
 
+_dump_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+
+
+def _plain(value: Any) -> bool:
+    """True when ``json.dumps`` prints ``value`` exactly as ``JSON.stringify`` would:
+    only str keys that are not array indexes, no undefined, and floats in the
+    range where Python's repr and JavaScript's number printing coincide."""
+    t = type(value)
+    if t is str or t is int or t is bool or value is None:
+        return True
+    if t is float:
+        a = abs(value)
+        return (1e-4 <= a < 1e16 and not value.is_integer())
+    if t is dict:
+        for k, v in value.items():
+            if type(k) is not str or (k[:1].isdigit() and _is_array_index(k)) or not _plain(v):
+                return False
+        return True
+    if t is list:
+        return all(_plain(v) for v in value)
+    return False
+
+
 def js_json(value: Any, indent: int | str | None = None) -> str:
     """``JSON.stringify(value, null, indent)``: compact, key order kept, non-ASCII unescaped.
 
@@ -242,6 +265,10 @@ def js_json(value: Any, indent: int | str | None = None) -> str:
     dropped from objects and become ``null`` in arrays. A top-level undefined
     gives ``""`` (JSON.stringify returns undefined, which renders empty).
     """
+    if indent is None and _plain(value):
+        # Hot path (every JSON request body): when Python's C encoder and
+        # JSON.stringify agree on every value, use the C encoder.
+        return _dump_compact(value)
     if _omitted(value):
         return ""
     pad: str | None

@@ -143,16 +143,21 @@ class JsEngine:
     def debug_log(self) -> list[str]:
         """``console.*`` lines so far (``[level] text``), oldest first, bounded.
 
-        Read lazily from the contexts so logging costs nothing per call.
+        Read lazily from the calling owner's context so logging costs nothing
+        per call. Another owner's context is never entered from here: a
+        QuickJS runtime used by two threads at once crashes the process.
         """
-        for ctx, _ in self._contexts.values():
-            self._collect(ctx)
+        self._collect_own()
         return list(self._log)
 
     def clear_debug_log(self) -> None:
-        for ctx, _ in self._contexts.values():
-            self._collect(ctx)
+        self._collect_own()
         self._log.clear()
+
+    def _collect_own(self) -> None:
+        entry = self._contexts.get(self._owner() if self._owner is not None else None)
+        if entry is not None:
+            self._collect(entry[0])
 
     def _collect(self, ctx: Any) -> None:
         try:
@@ -183,9 +188,17 @@ class JsEngine:
             handles = [self._define(ctx, i, code, label) for i, (code, label) in enumerate(self._sources)]
             entry = (ctx, handles)
             if len(self._contexts) >= self.limits.max_contexts:
-                self._collect(self._contexts.pop(next(iter(self._contexts)))[0])
+                self._evict_other(key)
             self._contexts[key] = entry
         return entry
+
+    def _evict_other(self, key: Hashable) -> None:
+        """Forget the oldest other owner's context without entering it (its owner
+        may be running it right now; it keeps its reference and rebuilds later)."""
+        for other in list(self._contexts):
+            if other != key:
+                self._contexts.pop(other, None)
+                return
 
     def _discard(self) -> None:
         key = self._owner() if self._owner is not None else None
@@ -239,8 +252,9 @@ class JsEngine:
         handles.append(handle)
         # Other owners' contexts learn the new function when they are next used.
         for key in list(self._contexts):
-            if self._contexts[key][1] is not handles:
-                self._collect(self._contexts.pop(key)[0])
+            entry = self._contexts.get(key)
+            if entry is not None and entry[1] is not handles:
+                self._contexts.pop(key, None)
         return JsFunction(index, label)
 
     def compile_first(self, codes: Sequence[tuple[str, str]], label: str) -> tuple[JsFunction, str]:
