@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from . import actions as A
@@ -30,23 +29,30 @@ from .timebase import Instant
 Flow = Generator[A.Action, "E.Event | None", ProviderResponse]
 
 
-@dataclass
 class CallContext:
     """Everything a flow may read from the world, handed in by the binding.
 
     ``now`` is refreshed by ``Call.feed`` before the flow sees an event.
-    ``rng`` is seeded from the call's seed, so jitter and boundaries replay.
+    ``rng`` is seeded from the call's seed (created on first use: most calls
+    never draw a random number), so jitter and boundaries replay.
     """
 
-    now: Instant
-    rng: random.Random
-    env: Mapping[str, str] = field(default_factory=dict)
-    start: Instant | None = None
-    _next_conn: int = 0
+    __slots__ = ("_next_conn", "_rng", "_seed", "env", "now", "start")
 
-    def __post_init__(self) -> None:
-        if self.start is None:
-            self.start = self.now
+    def __init__(self, now: Instant, rng: random.Random | None = None, env: Mapping[str, str] | None = None,
+                 start: Instant | None = None, *, seed: int = 0) -> None:
+        self.now = now
+        self._rng = rng
+        self._seed = seed
+        self.env: Mapping[str, str] = env if env is not None else {}
+        self.start = start if start is not None else now
+        self._next_conn = 0
+
+    @property
+    def rng(self) -> random.Random:
+        if self._rng is None:
+            self._rng = random.Random(self._seed)
+        return self._rng
 
     def new_conn(self) -> int:
         """A connection id unique within this call."""
@@ -54,7 +60,6 @@ class CallContext:
         return self._next_conn
 
     def elapsed_ms(self) -> float:
-        assert self.start is not None
         return (self.now.mono - self.start.mono) * 1000.0
 
 

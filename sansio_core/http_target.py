@@ -11,7 +11,6 @@ ProviderResponse. Every step that can be prepared ahead is prepared in
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -21,8 +20,9 @@ from .call import Call, CallContext, Flow
 from .errors import RemoteProtocolError, TransportError
 from .http1 import RawResponse, exchange
 from .limits import Limits
-from .prestep import PreStep
 from .prepared import PreparedRequest
+from .prestep import PreStep
+from .request_builder import UNCHANGED
 from .response import ProviderResponse
 from .retry import Decision, Outcome, RetryPolicy, decide, exhausted_error
 from .sources import Sources
@@ -67,11 +67,11 @@ class HttpTarget:
     def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None) -> HttpTarget:
         """``owner`` (e.g. ``threading.get_ident``, passed by a binding) gives each
         thread its own JavaScript context; without it a target has one owner."""
+        from .prestep import compile_pre_steps
         from .request_builder import RequestPlan
         from .response_builder import ResponsePlan
         from .templating import TemplateEngine
         from .tls_config import tls_params
-        from .prestep import compile_pre_steps
         from .tools_format import tools_vars
 
         config = entry.config
@@ -98,7 +98,7 @@ class HttpTarget:
                  now: Instant, seed: int, timeout_ms: float | None = None) -> Call:
         """A fresh call; drive it with a binding (or ``run_offline`` for replay)."""
         timeouts = self._timeouts if timeout_ms is None else self._timeouts.with_total(timeout_ms)
-        ctx = CallContext(now=now, rng=random.Random(seed), env=self._env)
+        ctx = CallContext(now=now, env=self._env, seed=seed)
 
         def flow(c: CallContext) -> Flow:
             return self._flow(c, prompt, vars, context or {}, timeouts)
@@ -129,8 +129,6 @@ class HttpTarget:
 
     def _flow(self, ctx: CallContext, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any],
               timeouts: Timeouts) -> Flow:
-        from .request_builder import UNCHANGED
-
         all_vars = self.assemble_vars(prompt, vars, context)
         for step in self._pre_steps:
             added = yield from step.run(ctx, all_vars, context, timeouts, self._limits)

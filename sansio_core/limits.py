@@ -116,6 +116,18 @@ JS_MAX_CONTEXTS = 32
 # status ..." errors: enough to show an API's error JSON, not a whole page.
 ERROR_BODY_SNIPPET = 4096
 
+# OAuth tokens cached per target, one per distinct set of rendered
+# credentials (promptfoo's bound: 256, least recently used evicted). Only
+# configs that template credentials per test ever hold more than one.
+MAX_OAUTH_TOKENS = 256
+
+# Session ids a target remembers having obtained from its session endpoint
+# (so a later call passing one back reuses it). promptfoo never prunes this
+# set; a long red-team run creates one per conversation, so it is bounded
+# here and the oldest are forgotten first (a forgotten id just means a fresh
+# session is fetched).
+MAX_SESSION_IDS = 10_000
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -130,3 +142,5 @@ class Limits:
     max_ndjson_line: int = MAX_NDJSON_LINE
     max_ws_message: int = MAX_WS_MESSAGE
     max_rendered_template: int = MAX_RENDERED_TEMPLATE
+    max_oauth_tokens: int = MAX_OAUTH_TOKENS
+    max_session_ids: int = MAX_SESSION_IDS

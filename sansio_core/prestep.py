@@ -5,23 +5,34 @@ session endpoint before it renders the request; each adds vars (``token``,
 ``signature``/``signatureTimestamp``, ``sessionId``) and keeps a cache on the
 target (a token until its refresh buffer, a signature for 90% of its
 validity, the sessions it obtained). A step is a sub-flow: it may yield
-``Open``/``Write``/``Read``/``Load`` actions like any flow (use
-``http1.exchange`` for an HTTP exchange) and returns the vars it adds.
+``Open``/``Write``/``Read``/``Load`` actions like any flow (use ``fetch``
+below, or ``http1.exchange``, for an HTTP exchange) and returns the vars it
+adds. Steps run in raw ``request:`` mode too: promptfoo resolves them before
+it branches.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import actions as A
 from . import events as E
 from .call import CallContext
+from .errors import RemoteProtocolError, TransportError
+from .http1 import RawResponse, exchange
 from .limits import Limits
+from .prepared import PreparedRequest
+from .retry import Outcome, RetryPolicy, decide, exhausted_error
 from .sources import Sources
 from .timeouts import Timeouts
 
+if TYPE_CHECKING:
+    from .js.engine import JsEngine
+
 StepFlow = Generator[A.Action, "E.Event | None", dict[str, Any]]
+FetchFlow = Generator[A.Action, "E.Event | None", RawResponse]
 
 
 class PreStep(Protocol):
@@ -31,10 +42,96 @@ class PreStep(Protocol):
         ...
 
 
-def compile_pre_steps(entry: Any, sources: Sources, engine: Any) -> list[PreStep]:
-    """The pre-steps an HTTP provider entry needs, in promptfoo's order."""
-    del entry, sources, engine
-    return []
+def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine | None = None) -> list[PreStep]:
+    """The pre-steps an HTTP provider entry needs, in promptfoo's order:
+    OAuth token, (signature), session endpoint.
+
+    ``js`` is the target's JavaScript engine (so a session ``responseParser``
+    shares the target's context and thread rules); one is made when absent.
+    """
+    from .config import OAuthAuth
+    from .tls_config import tls_params
+
+    config = entry.http
+    tls = tls_params(config, sources)
+    steps: list[PreStep] = []
+    if isinstance(config.auth, OAuthAuth):
+        from .oauth import OAuthStep
+
+        steps.append(OAuthStep.compile(config.auth, engine, tls=tls))
+    # The signature step (spec 15) belongs here, between OAuth and the session.
+    if config.session is not None:
+        from .session_endpoint import SessionEndpointStep
+
+        steps.append(SessionEndpointStep.compile(config.session, engine, sources, tls=tls,
+                                                 max_retries=config.maxRetries, js=js))
+    return steps
 
 
-__all__ = ["PreStep", "StepFlow", "compile_pre_steps"]
+def tls_for(base: A.TlsParams | None, req: PreparedRequest) -> A.TlsParams | None:
+    """The target's TLS settings for an https request of a step (SNI from its host
+    unless ``tls.servername`` is set); ``None`` for plain http."""
+    if req.scheme != "https":
+        return None
+    if base is None:
+        return A.TlsParams(server_name=req.host)
+    return base if base.server_name else replace(base, server_name=req.host)
+
+
+def response_text(raw: RawResponse, limits: Limits) -> tuple[str, dict[str, str]]:
+    """The body as text (Content-Encoding removed, UTF-8, BOM dropped) and the headers
+    as fetch shows them: lower-case names, repeats joined, coding headers gone once decoded."""
+    from .content_coding import decode_all
+    from .response_builder import header_map
+
+    headers = header_map(raw.headers)
+    coding = headers.get("content-encoding")
+    body = raw.body
+    if coding and coding.strip().lower() != "identity":
+        body = decode_all(coding, body, limits.max_decoded_body)
+        headers.pop("content-encoding", None)
+        headers.pop("content-length", None)
+    text = body.decode("utf-8", "replace")
+    return (text[1:] if text.startswith("\ufeff") else text), headers
+
+
+def fetch(ctx: CallContext, req: PreparedRequest, *, tls: A.TlsParams | None, timeouts: Timeouts,
+          limits: Limits, policy: RetryPolicy | None) -> FetchFlow:
+    """One request of a pre-step, with the target's retry policy (``None``: a single
+    attempt, except that a pooled connection the server had closed is tried once
+    more on a fresh one, since that request never reached the server)."""
+    history: list[str] = []
+    attempt = 0
+    stale_retry_used = False
+    while True:
+        try:
+            got: RawResponse = yield from exchange(ctx, req, tls=tls, timeouts=timeouts, limits=limits)
+        except (TransportError, RemoteProtocolError) as err:
+            started = bool(getattr(err, "response_started", False))
+            reused = bool(getattr(err, "reused", False))
+            if policy is None:
+                if reused and not started and not stale_retry_used:
+                    stale_retry_used = True
+                    continue
+                raise
+            outcome = Outcome.from_error(err, response_started=started, reused=reused)
+        else:
+            if policy is None:
+                return got
+            outcome = Outcome.response(got.status, got.reason, got.headers, got.body.decode("utf-8", "replace"))
+        decision = decide(policy, attempt, outcome, ctx.now, ctx.rng, history=history)
+        if decision.retry:
+            history.append(decision.reason)
+            if decision.counts:
+                attempt += 1
+            if decision.delay_s > 0:
+                yield A.Sleep(ctx.now.mono + decision.delay_s)
+            continue
+        if decision.final_error is not None:
+            raise decision.final_error
+        if not outcome.is_response:
+            raise exhausted_error(policy, [*history, decision.reason])
+        return got
+
+
+__all__ = ["FetchFlow", "PreStep", "StepFlow", "compile_pre_steps", "fetch", "response_text", "tls_for"]

@@ -17,7 +17,7 @@ import csv
 import io
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import yaml
@@ -214,13 +214,49 @@ def parse_json_strings(value: Any) -> Any:
 
 _NO_BODY = object()
 
+_Render = Callable[[Mapping[str, Any]], Any]
+
+
+def _json_tree(value: Any, engine: TemplateEngine) -> _Render | None:
+    """A renderer equal to ``parse_json_strings(compile_object(value).render(vars))``,
+    or ``None`` when ``value`` has no template (then it is used as is)."""
+    if isinstance(value, str):
+        template = engine.compile(value)
+        if not template.has_tags:
+            return None
+        render = template.render
+        return lambda vars: parse_json_strings(render(vars))
+    if isinstance(value, dict):
+        parts = [(k, v, _json_tree(v, engine)) for k, v in value.items()]
+        if all(r is None for _, _, r in parts):
+            return None
+        fixed = [(k, r if r is not None else None, parse_json_strings(v) if r is None else None)
+                 for k, v, r in parts]
+
+        def render_dict(vars: Mapping[str, Any]) -> Any:
+            return {k: (r(vars) if r is not None else static) for k, r, static in fixed}
+
+        return render_dict
+    if isinstance(value, list):
+        items = [(_json_tree(v, engine), v) for v in value]
+        if all(r is None for r, _ in items):
+            return None
+        fixed_items = [(r, parse_json_strings(v) if r is None else None) for r, v in items]
+
+        def render_list(vars: Mapping[str, Any]) -> Any:
+            return [r(vars) if r is not None else static for r, static in fixed_items]
+
+        return render_list
+    return None
+
 
 class _JsonBody:
     """``processJsonBody``: the config body as it is sent with a JSON content type."""
 
-    __slots__ = ("_object", "_static", "_template")
+    __slots__ = ("_object", "_static", "_template", "_tree")
 
     def __init__(self, body: Any, engine: TemplateEngine) -> None:
+        self._tree: Callable[[Mapping[str, Any]], Any] | None = None
         self._template: Template | None = None
         self._object: ObjectTemplate | None = None
         self._static: Any = _NO_BODY
@@ -241,10 +277,16 @@ class _JsonBody:
         self._object = engine.compile_object(body)
         if not self._object.dynamic:
             self._static = parse_json_strings(body)
+            return
+        # Hot path: render and apply the JSON-string rule in one walk that only
+        # visits templated leaves (static subtrees were processed just above).
+        self._tree = _json_tree(body, engine)
 
     def render(self, vars: Mapping[str, Any]) -> Any:
         if self._static is not _NO_BODY:
             return self._static
+        if self._tree is not None:
+            return self._tree(vars)
         if self._object is not None:
             return parse_json_strings(self._object.render(vars))
         assert self._template is not None

@@ -165,6 +165,16 @@ def _snippet(text: str) -> str:
     return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
+# Names through which inline code could reach its `context` argument.
+_CONTEXT_NAMES = re.compile(r"\b(?:context|arguments|eval|Function|globalThis|this)\b")
+
+
+def _reads_context(hook: Hook) -> bool:
+    """False only for inline expressions/bodies that provably never name ``context``
+    (a function string may call its third parameter anything, a module is opaque)."""
+    return hook.form not in ("expression", "body") or bool(_CONTEXT_NAMES.search(hook.source))
+
+
 class ResponsePlan:
     """The compiled response-side options of one HTTP target. Build once, use per call."""
 
@@ -341,12 +351,17 @@ class ResponsePlan:
             # promptfoo's default `parsedData || rawText`: JSON 0/false/null/"" give the text.
             return {"output": parsed if js_truthy(parsed) else body_text}
         if hook.is_js:
-            context = (
-                '{"response":{"data":null,"status":' + _ENCODE(status) + ',"statusText":' + _ENCODE(status_text)
-                + ',"headers":' + _ENCODE(hdrs) + ',"cached":' + ("true" if cached else "false")
-                + ',"latencyMs":' + _ENCODE(latency) + '},"vars":' + _ENCODE(dict(vars))
-                + ',"prompt":' + _ENCODE(prompt) + "}"
-            )
+            if not _reads_context(hook):
+                # An expression that never names `context` cannot see it:
+                # skip serialising headers and vars on the hot path.
+                context = "null"
+            else:
+                context = (
+                    '{"response":{"data":null,"status":' + _ENCODE(status) + ',"statusText":' + _ENCODE(status_text)
+                    + ',"headers":' + _ENCODE(hdrs) + ',"cached":' + ("true" if cached else "false")
+                    + ',"latencyMs":' + _ENCODE(latency) + '},"vars":' + _ENCODE(dict(vars))
+                    + ',"prompt":' + _ENCODE(prompt) + "}"
+                )
             result = hook.call(JSON_FROM_TEXT, body_text, Json(context), flags=FLAG_RESPONSE_DATA | FLAG_LAZY_CONTEXT)
         else:
             data = parsed if parsed is not None else body_text
