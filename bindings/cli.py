@@ -48,8 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--calls", metavar="FILE.jsonl",
                    help="several calls, one JSON object per line {prompt, vars, context}, run in order "
                         "on one target (sharing its caches); prints one JSON document per call")
-    c.add_argument("--binding", choices=("sync", "asyncio", "trio"), default="sync",
-                   help="which I/O binding runs the call (default: sync)")
+    c.add_argument("--binding", choices=("sync", "asyncio", "trio"),
+                   default=os.environ.get("PROMPTWIRE_BINDING", "sync"),
+                   help="which I/O binding runs the call (default: $PROMPTWIRE_BINDING or sync)")
     c.add_argument("--timeout-ms", type=float, metavar="MS", help="override the request timeout")
     c.add_argument("--json", action="store_true",
                    help="print the ProviderResponse as JSON (promptfoo's camelCase keys); "

@@ -19,7 +19,10 @@ import yaml
 from sansio_core.config import ProviderEntry
 from sansio_core.errors import ConfigError
 from sansio_core.limits import MAX_LOAD_BYTES
+from sansio_core.multipart import path_sources as multipart_path_sources
+from sansio_core.signature_auth import file_paths as signature_file_paths
 from sansio_core.sources import Sources, resolve_path
+from sansio_core.templating import has_tags
 from sansio_core.tls_config import TLS_PATH_KEYS
 
 
@@ -39,7 +42,8 @@ def read_document(path: str | os.PathLike[str]) -> Any:
 
 
 def load_sources(entry: ProviderEntry, base_dir: str, env: Mapping[str, str] | None = None) -> Sources:
-    """Read every file an entry refers to (``file://`` values, TLS paths) and import its Python hooks."""
+    """Read every file an entry refers to (``file://`` values, TLS, signature key and multipart
+    upload paths) and import its Python hooks."""
     from .code_loader import load_sources as load_code_sources
 
     env = dict(os.environ if env is None else env)
@@ -51,6 +55,12 @@ def load_sources(entry: ProviderEntry, base_dir: str, env: Mapping[str, str] | N
             path = tls.get(key)
             if isinstance(path, str) and path not in files:
                 files[path] = _read(resolve_path(base_dir, path), f"tls.{key}")
+    for option, path in signature_file_paths(entry.raw_config.get("signatureAuth")):
+        if path not in files:
+            files[path] = _read(resolve_path(base_dir, path), f"signatureAuth.{option}")
+    for path in multipart_path_sources(entry.raw_config.get("multipart")):
+        if path not in files and not has_tags(path):  # a templated path is refused by the core
+            files[path] = _read(resolve_path(base_dir, path), "multipart file source.path")
     return Sources(files=files, python=sources.python, env=env, base_dir=base_dir)
 
 

@@ -29,11 +29,7 @@ Code = Union[str, Callable[..., Any]]
 # dotted paths into the config; ``path=value`` matches only that value. Shrink
 # this dict as features land.
 NOT_SUPPORTED_YET: dict[str, str] = {
-    "multipart": "multipart/form-data bodies",
-    "signatureAuth": "digital signature authentication",
-    "auth.type=oauth": "OAuth 2.0 authentication",
     "auth.type=file": "file-based authentication",
-    "session": "session endpoints (config.session)",
     "tls.pfx": "PFX/PKCS#12 client certificates",
     "tls.pfxPath": "PFX/PKCS#12 client certificates",
     "tls.jksPath": "JKS keystores for TLS",

@@ -91,7 +91,7 @@ class HttpTarget:
             limits=Limits(),
             env=env,
             tools_vars=tools_vars(config),
-            pre_steps=compile_pre_steps(entry, sources, engine),
+            pre_steps=compile_pre_steps(entry, sources, engine, js=response_plan.js),
         )
 
     def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
@@ -140,7 +140,7 @@ class HttpTarget:
             transformed: Any = UNCHANGED
         else:
             transformed = responses.transform_request(prompt, all_vars, call_context)
-        req: PreparedRequest = self._requests.build(all_vars, transformed, call_context)
+        req: PreparedRequest = self._requests.build(all_vars, transformed, call_context, rng=ctx.rng)
         tls = self._tls if req.scheme == "https" else None
         if tls is not None and not tls.server_name:
             tls = A.TlsParams(req.host, tls.verify, tls.ca, tls.cert_chain, tls.key, tls.key_password,
@@ -199,6 +199,8 @@ class HttpTarget:
             latency_ms=latency_ms, prompt=prompt, vars=all_vars, raw_mode=self._raw_mode, debug=debug,
             request_info=request_info,
             transformed_prompt=prompt if transformed is UNCHANGED else transformed,
+            # Spec 13.3: with a session endpoint, the call's session id is the result's.
+            session_endpoint_id=all_vars.get("sessionId") if self._config.get("session") else None,
         )
         response.timing = _timing(raw, start, decoder.first_delta_at, attempts=len(history) + 1)
         return response

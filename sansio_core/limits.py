@@ -112,6 +112,16 @@ JS_DEBUG_LOG_LINE_CHARS = 4096
 # Contexts kept per target when several threads use it (one per thread).
 JS_MAX_CONTEXTS = 32
 
+# A multipart/form-data body built from ``multipart.parts``: each file is at
+# most MAX_LOAD_BYTES, but a config may list many; 64 MiB bounds the request
+# the same way MAX_RESPONSE_BODY bounds the answer.
+MAX_MULTIPART_BODY = 64 * 1024 * 1024
+
+# Signatures kept per target, one per distinct (rendered) private key. A
+# target normally has one key; a templated key per test case must not grow
+# the cache without bound (the oldest entry is dropped).
+MAX_SIGNATURE_CACHE = 64
+
 # Characters of a rejected response body quoted in "HTTP call failed with
 # status ..." errors: enough to show an API's error JSON, not a whole page.
 ERROR_BODY_SNIPPET = 4096

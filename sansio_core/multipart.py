@@ -215,6 +215,7 @@ class _CompiledFile:
         self.text: Template | None = None
         self.data: bytes | None = None
         src = spec.source
+        self.format: str = ""
         if isinstance(src, GeneratedSource):
             self.format = src.format
             self.default_filename = f"promptfoo-document.{src.format}"
@@ -225,7 +226,6 @@ class _CompiledFile:
                 self.data = PNG_1X1 if src.format == "png" else JPEG_1X1
         else:
             assert isinstance(src, PathSource)
-            self.format = ""
             path = file_part_path(src.path)
             if engine.compile(path).has_tags:
                 raise ConfigError("templated multipart file paths are not supported yet; use a fixed path",
@@ -305,15 +305,13 @@ def path_sources(multipart: Any) -> list[str]:
 
 def debug_summary(parts: list[Part]) -> dict[str, Any]:
     """``metadata.multipart`` for ``context.debug`` (spec 17.5), secrets redacted."""
-    from .response_builder import sanitize
+    from .response_builder import REDACTED, is_secret_name, sanitize
 
-    fields = [{"field": p.name, "value": p.value} for p in parts if isinstance(p, FieldPart)]
-    redacted = sanitize({f["field"]: f["value"] for f in fields})
-    shown = [{"field": f["field"], "value": redacted.get(f["field"], f["value"])} for f in fields] \
-        if isinstance(redacted, Mapping) else fields
+    fields = [{"field": p.name, "value": REDACTED if is_secret_name(p.name) else sanitize(p.value)}
+              for p in parts if isinstance(p, FieldPart)]
     files = [{"field": p.name, "filename": p.filename, "contentType": p.content_type, "sizeBytes": len(p.data),
               "source": p.source} for p in parts if isinstance(p, FilePart)]
-    return {"fields": shown, "files": files}
+    return {"fields": fields, "files": files}
 
 
 __all__ = [

@@ -60,6 +60,10 @@ def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine
 
         steps.append(OAuthStep.compile(config.auth, engine, tls=tls))
     # The signature step (spec 15) belongs here, between OAuth and the session.
+    if config.signatureAuth is not None:
+        from .signature_auth import SignatureStep
+
+        steps.append(SignatureStep.compile(config.signatureAuth, sources, engine))
     if config.session is not None:
         from .session_endpoint import SessionEndpointStep
 

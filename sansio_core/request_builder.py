@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import posixpath
+import random
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -332,6 +333,7 @@ class RequestPlan:
         self._json_body: _JsonBody | None = None
         self._text_body: Template | None = None
         self._url_source = ""
+        self._multipart: Any = None  # a multipart.MultipartPlan for ``multipart.parts``
 
     @classmethod
     def compile(cls, entry: ProviderEntry, engine: TemplateEngine, sources: Sources) -> RequestPlan:
@@ -367,12 +369,18 @@ class RequestPlan:
         self._body = body
         self._has_body = body is not None and body != ""
 
+        if config.multipart is not None:
+            from .multipart import MultipartPlan
+
+            self._multipart = MultipartPlan.compile(config.multipart, engine, sources)
         if config.method is not None:
             self._method_template = engine.compile(config.method)
             if not self._method_template.has_tags:
                 self._static_method = self._checked_method(config.method, ConfigError)
         else:
-            self._static_method = "POST" if self._has_body else "GET"
+            self._static_method = "POST" if self._has_body or self._multipart is not None else "GET"
+        if self._multipart is not None and self._static_method is not None:
+            _check_multipart_method(self._static_method, ConfigError)
         if self._has_body and self._static_method is not None and self._static_method.upper() in _BODYLESS_METHODS:
             raise ConfigError(GET_WITH_BODY.format(method=self._static_method.upper()), "config.method")
 
@@ -388,6 +396,8 @@ class RequestPlan:
                 if name == "transfer-encoding":
                     raise ConfigError("transfer-encoding is chosen by promptwire; remove this header", where)
                 continue  # content-length is always computed from the body
+            if name == "content-type" and self._multipart is not None:
+                continue  # spec 4.5: the multipart boundary decides it
             merged.pop(name, None)  # the last case variant wins, in its own position
             template = engine.compile(value)
             if not template.has_tags:
@@ -430,8 +440,12 @@ class RequestPlan:
         vars: Mapping[str, Any],
         transformed_prompt: Any = UNCHANGED,
         context: Mapping[str, Any] | None = None,
+        *,
+        rng: random.Random | None = None,
     ) -> PreparedRequest:
         """The request for one call. ``vars`` already holds ``prompt``.
+
+        ``rng`` (the call's seeded randomness) draws the multipart boundary.
 
         Raises ``TemplateError`` when rendering fails or renders something HTTP
         forbids, ``ConfigError`` for config problems only visible per call.
@@ -445,6 +459,8 @@ class RequestPlan:
             method = self._checked_method(self._method_template.render(vars), TemplateError)
         if self._has_body and method.upper() in _BODYLESS_METHODS:
             raise ConfigError(GET_WITH_BODY.format(method=method.upper()), "config.method")
+        if self._multipart is not None:
+            _check_multipart_method(method, TemplateError)
 
         headers: dict[str, str] = {}
         for name, template in self._headers:
@@ -474,7 +490,12 @@ class RequestPlan:
             url = url.without_credentials()
             headers.setdefault("authorization", credentials)
 
-        body = self._render_body(vars, transformed_prompt, is_json) if self._has_body else None
+        if self._multipart is not None:
+            part_vars = vars if transformed_prompt is UNCHANGED else {**vars, "prompt": transformed_prompt}
+            content_type, body, _ = self._multipart.build(part_vars, rng)
+            headers["content-type"] = content_type
+        else:
+            body = self._render_body(vars, transformed_prompt, is_json) if self._has_body else None
         if "host" not in headers:
             headers = {"host": url.host_header, **headers}
         return PreparedRequest(
@@ -526,6 +547,14 @@ class RequestPlan:
         if self._text_body is None:
             return None
         return encode_body(js_trim(self._text_body.render(body_vars)))
+
+
+def _check_multipart_method(method: str, error: type[ConfigError] | type[TemplateError]) -> None:
+    if method.upper() in _BODYLESS_METHODS:
+        message = f"HTTP provider {method} requests cannot use multipart: set `method` to POST (the default) or PUT"
+        if error is ConfigError:
+            raise ConfigError(message, "config.method")
+        raise TemplateError(message)
 
 
 def build_vars(prompt: Any, vars: Mapping[str, Any] | None = None,

@@ -1,5 +1,8 @@
 """Credentials that need no exchange: bearer, basic, API key, and ``user:pass@`` in URLs.
 
+Also where an OAuth token (fetched by ``oauth.OAuthStep`` into ``vars.token``)
+becomes ``authorization: Bearer <token>`` (spec 4.2: only a string token).
+
 Every value is a template rendered per call (``token: '{{env.API_TOKEN}}'``).
 An auth header replaces a configured header of the same (lower-case) name,
 as promptfoo's ``getHeaders`` does; an API key with ``placement: query`` is
@@ -14,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from .config import ApiKeyAuth, BasicAuth, BearerAuth
+from .config import ApiKeyAuth, BasicAuth, BearerAuth, OAuthAuth
 from .templating import Template, TemplateEngine
 from .urls import Url
 
@@ -25,11 +28,11 @@ def basic_credentials(username: str, password: str) -> str:
 
 
 class StaticAuth:
-    """One compiled ``auth`` block of type bearer, basic or api_key."""
+    """One compiled ``auth`` block of type bearer, basic, api_key or oauth."""
 
     __slots__ = ("_kind", "_name", "_value", "placement")
 
-    def __init__(self, kind: str, name: Template | None, value: Template | tuple[Template, Template],
+    def __init__(self, kind: str, name: Template | None, value: Template | tuple[Template, Template] | None,
                  placement: str) -> None:
         self._kind = kind
         self._name = name
@@ -45,6 +48,8 @@ class StaticAuth:
             return cls("basic", None, (engine.compile(auth.username), engine.compile(auth.password)), "header")
         if isinstance(auth, ApiKeyAuth):
             return cls("api_key", engine.compile(auth.keyName), engine.compile(auth.value), auth.placement)
+        if isinstance(auth, OAuthAuth):
+            return cls("oauth", None, None, "header")
         return None
 
     def header(self, vars: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -52,6 +57,9 @@ class StaticAuth:
         if self.placement != "header":
             return None
         value = self._value
+        if self._kind == "oauth":
+            token = vars.get("token")
+            return ("authorization", "Bearer " + token) if isinstance(token, str) else None
         if self._kind == "bearer":
             assert isinstance(value, Template)
             return "authorization", "Bearer " + value.render(vars)

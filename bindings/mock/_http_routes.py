@@ -9,6 +9,7 @@ import http
 import zlib
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from . import _content as content
 from ._limits import (
@@ -144,6 +145,35 @@ def session(req: RecordedRequest, state: ServerState) -> Reply:
         {"sessionId": session_id, "turn": turn, "output": content.echo(prompt)},
         headers=(("x-session-id", session_id), ("set-cookie", f"mock_session={session_id}; Path=/")),
     )
+
+
+def oauth_token(req: RecordedRequest, state: ServerState) -> Reply:
+    """An OAuth 2.0 token endpoint (client_credentials and password grants, form body).
+
+    Tokens are ``mock-token-<n>``, counted per server; ``?expires_in=N`` sets
+    the lifetime it announces (default 3600, 0 = none announced);
+    ``?fail=1`` rejects every request with 401 ``invalid_client``.
+    """
+    if req.method != "POST":
+        return error_reply(405, "the token endpoint takes POST")
+    form = dict(parse_qsl(req.text, keep_blank_values=True))
+    expires_in = req.params.integer("expires_in", 3600, 0, 10**9)
+    grant = form.get("grant_type")
+    if grant == "client_credentials":
+        ok = bool(form.get("client_id")) and bool(form.get("client_secret"))
+    elif grant == "password":
+        ok = bool(form.get("username")) and bool(form.get("password"))
+    else:
+        return json_reply({"error": "unsupported_grant_type"}, 400)
+    if not ok or req.params.flag("fail"):
+        return json_reply({"error": "invalid_client"}, 401)
+    issued = state.next_attempt("oauth-token", "issued")
+    answer: dict[str, Any] = {"access_token": f"mock-token-{issued}", "token_type": "bearer"}
+    if expires_in:
+        answer["expires_in"] = expires_in
+    if form.get("scope"):
+        answer["scope"] = form["scope"]
+    return json_reply(answer)
 
 
 # ------------------------------------------------------------------ streams
@@ -352,6 +382,7 @@ EXACT: dict[str, Handler] = {
     "/deflate": deflate,
     "/gzip-bomb": gzip_bomb,
     "/session": session,
+    "/oauth/token": oauth_token,
 }
 
 PREFIXES: tuple[tuple[str, Handler], ...] = (

@@ -81,12 +81,7 @@ def test_errors_name_the_key_and_the_expectation(config: dict[str, Any], path: s
 @pytest.mark.parametrize(
     ("config", "path"),
     [
-        ({"multipart": {"parts": [{"kind": "field", "name": "a", "value": "b"}]}}, "config.multipart"),
-        ({"signatureAuth": {"privateKeyPath": "k.pem"}}, "config.signatureAuth"),
-        ({"auth": {"type": "oauth", "grantType": "client_credentials", "tokenUrl": "u", "clientId": "a",
-                   "clientSecret": "b"}}, "config.auth.type"),
         ({"auth": {"type": "file", "path": "auth.js"}}, "config.auth.type"),
-        ({"session": {"url": "http://s/", "responseParser": "data.body.id"}}, "config.session"),
         ({"tls": {"pfxPath": "c.pfx"}}, "config.tls.pfxPath"),
         ({"tls": {"jksPath": "c.jks"}}, "config.tls.jksPath"),
         ({"tls": {"secureProtocol": "TLSv1_3_method"}}, "config.tls.secureProtocol"),
@@ -98,7 +93,7 @@ def test_unimplemented_options_are_refused_by_name(config: dict[str, Any], path:
 
 
 def test_not_supported_list_is_one_dict() -> None:
-    assert {"multipart", "signatureAuth", "session", "auth.type=oauth", "auth.type=file"} <= set(NOT_SUPPORTED_YET)
+    assert {"auth.type=file", "tls.jksPath"} <= set(NOT_SUPPORTED_YET)
 
 
 def test_cross_field_rules() -> None:

@@ -1,0 +1,289 @@
+"""OAuth 2.0 auth (spec 14): the token request, caching, refresh and errors, against h11 in memory."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sansio_core import actions as A
+from sansio_core import events as E
+from sansio_core.call import Call, CallContext, Flow
+from sansio_core.config import OAuthAuth, parse_provider_entry
+from sansio_core.errors import (
+    ConfigError,
+    FailureKind,
+    HttpStatusError,
+    RemoteProtocolError,
+    TemplateError,
+    TransportError,
+)
+from sansio_core.http_target import HttpTarget
+from sansio_core.limits import Limits
+from sansio_core.oauth import OAuthStep
+from sansio_core.response import ProviderResponse
+from sansio_core.sources import Sources
+from sansio_core.templating import TemplateEngine
+from sansio_core.testing import Recording, SeenRequest, ServerReply, run_against
+from sansio_core.timebase import Instant
+from sansio_core.timeouts import Timeouts
+
+T0 = Instant(1000.0, 1_700_000_000.0)
+BASE = "http://api.test"
+JSON_HEADERS = [("Content-Type", "application/json")]
+
+
+def target(config: dict[str, Any], entry_id: str = f"{BASE}/api") -> HttpTarget:
+    return HttpTarget.compile(parse_provider_entry({"id": entry_id, "config": config}), Sources())
+
+
+def oauth(**extra: Any) -> dict[str, Any]:
+    auth = {"type": "oauth", "grantType": "client_credentials", "tokenUrl": f"{BASE}/oauth/token",
+            "clientId": "cid", "clientSecret": "csecret"}
+    auth.update(extra)
+    return auth
+
+
+class Server:
+    """Answers /oauth/token from a queue of token replies and everything else with JSON."""
+
+    def __init__(self, *tokens: ServerReply) -> None:
+        self.tokens = list(tokens)
+        self.seen: list[SeenRequest] = []
+
+    def __call__(self, req: SeenRequest) -> ServerReply:
+        self.seen.append(req)
+        if req.target.startswith("/oauth/token"):
+            return self.tokens.pop(0)
+        return ServerReply(200, JSON_HEADERS, b'{"result":"ok"}', reason=b"OK")
+
+    def paths(self) -> list[str]:
+        return [r.target for r in self.seen]
+
+
+def token(access: str = "AT-1", expires_in: Any = 3600, status: int = 200, body: bytes | None = None,
+          reason: bytes = b"OK") -> ServerReply:
+    payload = {"access_token": access}
+    if expires_in is not None:
+        payload["expires_in"] = expires_in
+    return ServerReply(status, JSON_HEADERS, body if body is not None else json.dumps(payload).encode(),
+                       reason=reason)
+
+
+def call(t: HttpTarget, server: Callable[[SeenRequest], ServerReply], prompt: str = "hello",
+         vars: dict[str, Any] | None = None, now: Instant = T0) -> tuple[A.Action, Recording]:
+    return run_against(t.new_call(prompt, vars or {}, None, now=now, seed=1), server)
+
+
+def header(req: SeenRequest, name: str) -> str | None:
+    return next((v for k, v in req.headers if k.lower() == name), None)
+
+
+def written(rec: Recording) -> bytes:
+    return b"".join(a.data for a, _, _ in rec.steps if isinstance(a, A.Write))
+
+
+def test_client_credentials_form_then_bearer_and_token_var() -> None:
+    t = target({"method": "POST", "body": {"q": "{{prompt}}", "t": "{{token}}"},
+                "auth": oauth(scopes=["read", "write"])})
+    server = Server(token())
+    end, rec = call(t, server)
+    assert isinstance(end, A.Complete), end
+    tok, api = server.seen
+    assert (tok.method, tok.target) == ("POST", "/oauth/token")
+    assert tok.body == b"grant_type=client_credentials&client_id=cid&client_secret=csecret&scope=read+write"
+    assert header(tok, "content-length") == "82"
+    assert header(tok, "authorization") is None
+    # The header name keeps promptfoo's capitals on the wire.
+    assert b"\r\nContent-Type: application/x-www-form-urlencoded\r\n" in written(rec)
+    assert header(api, "authorization") == "Bearer AT-1"
+    assert api.body == b'{"q":"hello","t":"AT-1"}'
+    assert end.response["output"] == {"result": "ok"}
+
+
+def test_form_encoding_follows_urlsearchparams() -> None:
+    t = target({"auth": oauth(clientId="client-1", clientSecret="sec ret&1", scopes=["read", "write:all"])})
+    server = Server(token())
+    call(t, server)
+    assert server.seen[0].body == (b"grant_type=client_credentials&client_id=client-1"
+                                   b"&client_secret=sec+ret%261&scope=read+write%3Aall")
+
+
+def test_token_is_cached_across_calls_until_the_refresh_buffer() -> None:
+    t = target({"auth": oauth()})
+    server = Server(token("AT-1", 3600), token("AT-2", 3600))
+    call(t, server, "p1")
+    call(t, server, "p2", now=Instant(T0.mono + 3539, T0.wall + 3539))
+    assert server.paths() == ["/oauth/token", "/api", "/api"]
+    assert header(server.seen[2], "authorization") == "Bearer AT-1"
+    # 60 s before expiry the token is no longer used.
+    call(t, server, "p3", now=Instant(T0.mono + 3541, T0.wall + 3541))
+    assert server.paths()[3:] == ["/oauth/token", "/api"]
+    assert header(server.seen[4], "authorization") == "Bearer AT-2"
+
+
+def test_short_expiry_refreshes_on_every_call() -> None:
+    t = target({"auth": oauth()})
+    server = Server(token("AT-1", 30), token("AT-2", 30))
+    call(t, server, "p1")
+    call(t, server, "p2")
+    assert server.paths() == ["/oauth/token", "/api", "/oauth/token", "/api"]
+    assert header(server.seen[3], "authorization") == "Bearer AT-2"
+
+
+def test_missing_or_zero_expires_in_means_an_hour() -> None:
+    for expires_in in (None, 0):
+        t = target({"auth": oauth()})
+        server = Server(token("AT-1", expires_in), token("AT-2"))
+        call(t, server, "p1")
+        call(t, server, "p2", now=Instant(T0.mono + 3500, T0.wall + 3500))
+        assert server.paths() == ["/oauth/token", "/api", "/api"], expires_in
+        call(t, server, "p3", now=Instant(T0.mono + 3560, T0.wall + 3560))
+        assert server.paths()[3] == "/oauth/token"
+
+
+def test_password_grant_body() -> None:
+    t = target({"auth": {"type": "oauth", "grantType": "password", "tokenUrl": f"{BASE}/oauth/token",
+                         "username": "bob", "password": "pw"}})
+    server = Server(token("AT-P", None))
+    end, _ = call(t, server)
+    assert isinstance(end, A.Complete)
+    assert server.seen[0].body == b"grant_type=password&username=bob&password=pw"
+    assert header(server.seen[1], "authorization") == "Bearer AT-P"
+
+
+def test_password_grant_with_empty_rendered_password_fails_before_any_request() -> None:
+    t = target({"auth": {"type": "oauth", "grantType": "password", "tokenUrl": f"{BASE}/oauth/token",
+                         "username": "bob", "password": "{{pw}}"}})
+    server = Server()
+    end, _ = call(t, server)
+    assert isinstance(end, A.Fail) and isinstance(end.error, TemplateError)
+    assert "Username and password are required for password grant type" in str(end.error)
+    assert server.seen == []
+
+
+def test_templated_credentials_get_tokens_of_their_own() -> None:
+    t = target({"auth": oauth(clientId="{{cid}}")})
+    server = Server(token("AT-A"), token("AT-B"))
+    call(t, server, vars={"cid": "a"})
+    call(t, server, vars={"cid": "b"})
+    call(t, server, vars={"cid": "a"})
+    assert server.paths() == ["/oauth/token", "/api", "/oauth/token", "/api", "/api"]
+    assert [header(r, "authorization") for r in server.seen if r.target == "/api"] == [
+        "Bearer AT-A", "Bearer AT-B", "Bearer AT-A"]
+    assert b"client_id=b" in server.seen[2].body
+
+
+def test_token_endpoint_error_fails_the_call_without_the_main_request() -> None:
+    t = target({"auth": oauth(clientSecret="bad-secret")})
+    server = Server(token(status=401, body=b'{"error":"invalid_client"}', reason=b"Unauthorized"))
+    end, _ = call(t, server)
+    assert isinstance(end, A.Fail) and isinstance(end.error, HttpStatusError)
+    assert str(end.error) == ('Failed to refresh OAuth token: Error: OAuth token request failed with status '
+                              '401 Unauthorized: {"error":"invalid_client"}')
+    assert end.error.status == 401
+    assert server.paths() == ["/oauth/token"]
+
+
+def test_token_request_is_never_retried() -> None:
+    t = target({"auth": oauth()})  # maxRetries defaults to 4 for the main request
+    server = Server(token(status=503, body=b"busy", reason=b"Service Unavailable"), token())
+    end, _ = call(t, server)
+    assert isinstance(end, A.Fail)
+    assert "status 503 Service Unavailable: busy" in str(end.error)
+    assert server.paths() == ["/oauth/token"]
+
+
+def test_missing_access_token() -> None:
+    t = target({"auth": oauth()})
+    server = Server(token(body=b'{"token":"nope"}'))
+    end, _ = call(t, server)
+    assert isinstance(end, A.Fail) and isinstance(end.error, RemoteProtocolError)
+    assert str(end.error) == "Failed to refresh OAuth token: Error: OAuth token response missing access_token"
+
+
+def test_a_non_json_token_response_names_no_body() -> None:
+    t = target({"auth": oauth()})
+    server = Server(token(body=b"access_token=leaked-secret"))
+    end, _ = call(t, server)
+    assert isinstance(end, A.Fail)
+    assert str(end.error).startswith("Failed to refresh OAuth token: ")
+    assert "leaked-secret" not in str(end.error)
+
+
+def test_failed_token_fetch_is_not_cached_and_the_next_call_tries_again() -> None:
+    t = target({"auth": oauth()})
+    server = Server(token(status=500, body=b"oops", reason=b"Internal Server Error"), token("AT-9"))
+    first, _ = call(t, server)
+    second, _ = call(t, server)
+    assert isinstance(first, A.Fail) and isinstance(second, A.Complete)
+    assert header(server.seen[-1], "authorization") == "Bearer AT-9"
+
+
+def test_transport_failure_is_prefixed_and_keeps_its_kind_without_secrets() -> None:
+    t = target({"auth": oauth(clientSecret="top-secret")})
+
+    c = t.new_call("hi", {}, None, now=T0, seed=1)
+    action = c.next_action()
+    assert isinstance(action, A.Open) and (action.host, action.port) == ("api.test", 80)
+    c.feed(E.OpenFailed(action.conn, FailureKind.REFUSED, "connection refused"), T0)
+    end = c.next_action()
+    assert isinstance(end, A.Fail) and isinstance(end.error, TransportError)
+    assert end.error.kind is FailureKind.REFUSED
+    assert str(end.error).startswith("Failed to refresh OAuth token: cannot connect to http://api.test:80")
+    assert "top-secret" not in str(end.error)
+
+
+def test_oauth_bearer_replaces_a_configured_authorization_header() -> None:
+    t = target({"headers": {"Authorization": "Token mine"}, "auth": oauth(clientId="c", clientSecret="s")})
+    server = Server(token("AT-X"))
+    call(t, server)
+    assert [v for k, v in server.seen[1].headers if k.lower() == "authorization"] == ["Bearer AT-X"]
+
+
+def test_raw_request_mode_gets_the_bearer_too() -> None:
+    raw = "GET /raw?t={{token}} HTTP/1.1\nHost: api.test\nAuthorization: Token mine\n\n"
+    t = target({"request": raw, "auth": oauth()}, entry_id="http")
+    server = Server(token("AT-R"))
+    end, _ = call(t, server)
+    assert isinstance(end, A.Complete), end
+    api = server.seen[1]
+    assert api.target == "/raw?t=AT-R"
+    assert [v for k, v in api.headers if k.lower() == "authorization"] == ["Bearer AT-R"]
+
+
+def test_https_token_url_uses_tls_with_its_own_server_name() -> None:
+    t = target({"auth": oauth(tokenUrl="https://auth.test/token")})
+    c = t.new_call("hi", {}, None, now=T0, seed=1)
+    action = c.next_action()
+    assert isinstance(action, A.Open)
+    assert (action.scheme, action.host, action.port) == ("https", "auth.test", 443)
+    assert action.tls is not None and action.tls.server_name == "auth.test" and action.tls.verify
+
+
+def test_cache_is_bounded_least_recently_used_first() -> None:
+    step = OAuthStep.compile(OAuthAuth.model_validate(oauth(clientId="{{cid}}")), TemplateEngine())
+    limits = Limits(max_oauth_tokens=2)
+    server = Server(*(token(f"AT-{i}") for i in range(5)))
+
+    def run(cid: str) -> Any:
+        def flow(ctx: CallContext) -> Flow:
+            added = yield from step.run(ctx, {"cid": cid}, {}, Timeouts(), limits)
+            return ProviderResponse(added)
+
+        end, _ = run_against(Call(flow, CallContext(now=T0, rng=random.Random(0))), server)
+        assert isinstance(end, A.Complete)
+        return end.response["token"]
+
+    assert [run("a"), run("b"), run("a"), run("c")] == ["AT-0", "AT-1", "AT-0", "AT-2"]
+    assert run("a") == "AT-0"  # recently used: kept
+    assert run("b") == "AT-3"  # evicted when c came in
+
+
+def test_a_static_token_url_that_is_not_a_url_is_refused_at_load_time() -> None:
+    with pytest.raises(ConfigError) as info:
+        target({"auth": oauth(tokenUrl="auth.test/token")})
+    assert info.value.path == "config.auth.tokenUrl"

@@ -1,0 +1,220 @@
+"""signatureAuth (spec 15): the headers a server sees, verified with the public key.
+
+Each test builds a real HTTP target, runs a call against an in-memory h11
+server at a chosen wall-clock time, and checks the ``x-signature`` /
+``x-timestamp`` headers by verifying the signature with ``cryptography``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+from sansio_core import actions as A
+from sansio_core.config import parse_provider_entry
+from sansio_core.errors import ConfigError
+from sansio_core.http_target import HttpTarget
+from sansio_core.sources import Sources
+from sansio_core.testing import SeenRequest, ServerReply, run_against
+from sansio_core.timebase import Instant
+
+T0 = 1_700_000_000.0  # wall clock of the first call (seconds)
+RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+EC_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def pem(key: Any) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+def public_pem(key: Any) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def target(sig: Mapping[str, Any], *, files: Mapping[str, bytes] | None = None,
+           env: Mapping[str, str] | None = None, body: Any = None) -> HttpTarget:
+    entry = parse_provider_entry({"id": "http://api.test/sign", "config": {
+        "method": "POST",
+        "headers": {"X-Signature": "{{signature}}", "X-Timestamp": "{{signatureTimestamp}}"},
+        "body": body if body is not None else {"q": "{{prompt}}"},
+        "signatureAuth": dict(sig),
+    }})
+    return HttpTarget.compile(entry, Sources(files=dict(files or {}), env=dict(env or {}), base_dir="/cfg"))
+
+
+def call(t: HttpTarget, at: float = T0, vars: Mapping[str, Any] | None = None) -> SeenRequest:
+    seen: list[SeenRequest] = []
+
+    def handler(req: SeenRequest) -> ServerReply:
+        seen.append(req)
+        return ServerReply(200, [("content-type", "application/json")], b'{"ok":true}')
+
+    end, _ = run_against(t.new_call("hi", vars or {}, None, now=Instant(1.0, at), seed=1), handler)
+    if isinstance(end, A.Fail):
+        raise end.error
+    return seen[0]
+
+
+def header(req: SeenRequest, name: str) -> str:
+    return next(v for k, v in req.headers if k == name)
+
+
+def verify_rsa(key: rsa.RSAPrivateKey, signature: str, data: bytes, digest: Any = None) -> None:
+    key.public_key().verify(base64.b64decode(signature), data, padding.PKCS1v15(), digest or hashes.SHA256())
+
+
+def test_default_template_signs_the_timestamp_in_epoch_ms() -> None:
+    req = call(target({"type": "pem", "privateKey": pem(RSA_KEY)}))
+    ts = header(req, "x-timestamp")
+    assert ts == str(int(T0 * 1000))
+    verify_rsa(RSA_KEY, header(req, "x-signature"), ts.encode())
+
+
+def test_custom_template_sees_only_the_timestamp_and_backslash_n_is_a_newline() -> None:
+    t = target({"privateKey": pem(RSA_KEY), "signatureDataTemplate": "{{clientId}}custom-{{signatureTimestamp}}\\n"})
+    req = call(t, vars={"clientId": "cid"})
+    ts = header(req, "x-timestamp")
+    verify_rsa(RSA_KEY, header(req, "x-signature"), f"custom-{ts}\n".encode())
+
+
+def test_private_key_path_is_read_from_sources_and_algorithm_is_honoured() -> None:
+    t = target({"privateKeyPath": "keys/k.pem", "signatureAlgorithm": "RSA-SHA512"},
+               files={"keys/k.pem": pem(RSA_KEY).encode()})
+    req = call(t)
+    verify_rsa(RSA_KEY, header(req, "x-signature"), header(req, "x-timestamp").encode(), hashes.SHA512())
+
+
+def test_signature_vars_reach_the_body() -> None:
+    req = call(target({"privateKey": pem(RSA_KEY)}, body={"sig": "{{signature}}", "ts": "{{signatureTimestamp}}"}))
+    assert header(req, "x-signature") in req.body.decode()
+    assert str(int(T0 * 1000)) in req.body.decode()
+
+
+def test_ec_keys_make_der_ecdsa_signatures() -> None:
+    req = call(target({"privateKey": pem(EC_KEY)}))
+    EC_KEY.public_key().verify(base64.b64decode(header(req, "x-signature")), header(req, "x-timestamp").encode(),
+                               ec.ECDSA(hashes.SHA256()))
+
+
+def test_signature_is_reused_until_validity_minus_ten_percent() -> None:
+    t = target({"privateKey": pem(RSA_KEY)})
+    first = call(t, T0)
+    assert header(call(t, T0 + 269.999), "x-timestamp") == header(first, "x-timestamp")
+    renewed = call(t, T0 + 270.0)
+    assert header(renewed, "x-timestamp") == str(int((T0 + 270.0) * 1000))
+
+
+def test_custom_refresh_buffer() -> None:
+    t = target({"privateKey": pem(RSA_KEY), "signatureValidityMs": 10_000, "signatureRefreshBufferMs": 0})
+    first = header(call(t, T0), "x-timestamp")
+    assert header(call(t, T0 + 9.9), "x-timestamp") == first
+    assert header(call(t, T0 + 10.0), "x-timestamp") != first
+
+
+def test_templated_key_gets_a_signature_per_rendered_key() -> None:
+    t = target({"privateKey": "{{key}}"})
+    a = call(t, T0, {"key": pem(RSA_KEY)})
+    b = call(t, T0 + 1, {"key": pem(OTHER_KEY)})
+    verify_rsa(RSA_KEY, header(a, "x-signature"), header(a, "x-timestamp").encode())
+    verify_rsa(OTHER_KEY, header(b, "x-signature"), header(b, "x-timestamp").encode())
+    again = call(t, T0 + 2, {"key": pem(RSA_KEY)})
+    assert header(again, "x-signature") == header(a, "x-signature")
+
+
+def test_inline_key_with_literal_backslash_n() -> None:
+    flat = pem(RSA_KEY).replace("\n", "\\n")
+    req = call(target({"privateKey": flat}))
+    verify_rsa(RSA_KEY, header(req, "x-signature"), header(req, "x-timestamp").encode())
+
+
+def test_certificate_content_is_base64_of_the_pem() -> None:
+    content = base64.b64encode(pem(RSA_KEY).encode()).decode()
+    req = call(target({"certificateFilename": "client.pem", "certificateContent": content}))
+    verify_rsa(RSA_KEY, header(req, "x-signature"), header(req, "x-timestamp").encode())
+
+
+def _pfx(password: bytes) -> bytes:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sig")])
+    import datetime
+
+    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(RSA_KEY.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(RSA_KEY, hashes.SHA256()))
+    return pkcs12.serialize_key_and_certificates(b"sig", RSA_KEY, cert, None,
+                                                 serialization.BestAvailableEncryption(password))
+
+
+@pytest.mark.parametrize("how", ["path", "content", "env-password"])
+def test_pfx_bundles(how: str) -> None:
+    bundle = _pfx(b"pw")
+    if how == "path":
+        t = target({"type": "pfx", "pfxPath": "k.pfx", "pfxPassword": "pw"}, files={"k.pfx": bundle})
+    elif how == "content":
+        t = target({"type": "pfx", "pfxContent": base64.b64encode(bundle).decode(), "certificatePassword": "pw"})
+    else:
+        t = target({"type": "pfx", "pfxPath": "k.pfx"}, files={"k.pfx": bundle},
+                   env={"PROMPTFOO_PFX_PASSWORD": "pw"})
+    req = call(t)
+    verify_rsa(RSA_KEY, header(req, "x-signature"), header(req, "x-timestamp").encode())
+
+
+def test_pfx_password_from_env_template() -> None:
+    t = target({"type": "pfx", "pfxPath": "k.pfx", "pfxPassword": "{{env.PFX_PW}}"},
+               files={"k.pfx": _pfx(b"s3")}, env={"PFX_PW": "s3"})
+    req = call(t)
+    verify_rsa(RSA_KEY, header(req, "x-signature"), header(req, "x-timestamp").encode())
+
+
+def test_pfx_cert_and_key_paths() -> None:
+    t = target({"type": "pfx", "certPath": "c.pem", "keyPath": "k.pem"},
+               files={"c.pem": b"cert", "k.pem": pem(RSA_KEY).encode()})
+    req = call(t)
+    verify_rsa(RSA_KEY, header(req, "x-signature"), header(req, "x-timestamp").encode())
+
+
+@pytest.mark.parametrize(("sig", "files", "message"), [
+    ({"privateKey": "not a key"}, {}, 'it is not PEM-encoded (no "-----BEGIN ... PRIVATE KEY-----" header)'),
+    ({"type": "pem", "privateKey": public_pem(RSA_KEY)}, {}, "it is a public key, not a private key"),
+    ({"privateKeyPath": "k.pem"}, {"k.pem": b"  \n"}, "Private key from privateKeyPath /cfg/k.pem cannot be used: "
+                                                       "it is empty"),
+    ({"privateKey": "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"}, {},
+     "passphrase-protected"),
+    ({"privateKey": "-----BEGIN PRIVATE KEY-----\nMIIE"}, {}, "it is truncated"),
+    ({"type": "pfx", "pfxPath": "missing.pfx"}, {}, "PFX certificate password is required"),
+    ({"type": "pfx", "pfxPath": "k.pfx", "pfxPassword": "wrong"}, {"k.pfx": _pfx(b"pw")}, "wrong password"),
+    ({"type": "pfx"}, {}, "PFX type requires either pfxPath"),
+    ({"type": "pem"}, {}, "PEM private key is required"),
+    ({"certificateFilename": "x.bin", "certificateContent": "AAAA"}, {}, "Cannot determine certificate type"),
+    ({"type": "jks", "keystorePath": "k.jks"}, {"k.jks": b""}, "JKS keystores for signatureAuth are not supported"),
+    ({"privateKey": pem(RSA_KEY), "signatureAlgorithm": "whirlpool"}, {}, "unsupported signatureAlgorithm"),
+])
+def test_unusable_keys_fail_when_the_target_is_built(sig: dict[str, Any], files: dict[str, bytes],
+                                                      message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        target(sig, files=files)
+    assert message in str(info.value)
+    assert "signatureAuth" in str(info.value)
+
+
+def test_unusable_templated_key_fails_the_call_before_any_request() -> None:
+    t = target({"privateKey": "{{key}}"})
+    with pytest.raises(ConfigError, match="Failed to generate signature: Private key from the configured "
+                                          "privateKey cannot be used: it is a certificate, not a private key"):
+        call(t, vars={"key": "-----BEGIN CERTIFICATE-----\nAAA\n-----END CERTIFICATE-----\n"})
+
+
+def test_unknown_type_is_refused_at_load_time() -> None:
+    with pytest.raises(ConfigError, match=r"signatureAuth\.type"):
+        target({"type": "foo", "privateKey": "x"})
