@@ -323,7 +323,12 @@ class ResponsePlan:
                     metadata[key] = sanitize(value)
         ret["metadata"] = metadata
 
-        parsed = parse_json_or_none(body_text)
+        # Parse the body in Python only when something here reads it: a
+        # JavaScript transform parses its own copy inside the engine.
+        hook = self.transform_response_hook
+        needs_parsed = (hook is None or not hook.is_js or self.session_parser_hook is not None
+                        or '"tokenUsage"' in body_text)
+        parsed = parse_json_or_none(body_text) if needs_parsed else None
         if session_endpoint_id:
             ret["sessionId"] = session_endpoint_id
         sid = self.session_id(hdrs, parsed, body_text)

@@ -115,7 +115,8 @@ class AsyncioStream:
             self._p.transport.close()
 
     def force_close(self) -> None:
-        if self._p.transport is not None:
+        # A transport whose loop has closed is already gone with it.
+        if self._p.transport is not None and not self._loop.is_closed():
             self._p.transport.abort()
 
 

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import threading
+from typing import Any
 
 from _harness import Result, measure, pin_client, prebuilt_server, report
 
@@ -137,8 +138,42 @@ def bench_pw_sync(port: int, n: int, conc: int) -> Result:
     return result
 
 
+def bench_pw_bare(port: int, n: int, conc: int) -> Result:
+    """The asyncio binding and driver alone: a canned flow (no templating, h11 or
+    transform), to show what the I/O layer costs next to aiohttp's whole stack."""
+    from bindings._async import driver
+    from bindings.backends.asyncio_backend import AsyncioBackend
+    from bindings.pool import Pool
+    from sansio_core import actions as A
+    from sansio_core.call import Call, CallContext, Flow
+    from sansio_core.response import ProviderResponse
+
+    body = body_for(PROMPT)
+    request = (b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+               b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    backend = AsyncioBackend()
+
+    def flow(ctx: CallContext) -> Flow:
+        conn = ctx.new_conn()
+        yield A.Open(conn, "http", "127.0.0.1", port, None, None)
+        yield A.Write(conn, request, ctx.now.mono + 300)
+        event = yield A.Read(conn, 65536, ctx.now.mono + 300)
+        yield A.Release(conn, True)
+        return ProviderResponse(n=len(getattr(event, "data", b"")))
+
+    async def main() -> None:
+        pool: Pool[Any] = Pool()
+
+        async def worker(k: int) -> None:
+            for _ in range(k):
+                await driver.drive(Call(flow, CallContext(now=backend.now())), backend, pool)
+        await asyncio.gather(*(worker(k) for k in split(n, conc)))
+
+    return measure("pw asyncio I/O only", conc, n, lambda: asyncio.run(main()))
+
+
 CLIENTS = {"aiohttp": bench_aiohttp, "httpx": bench_httpx, "asyncio": bench_pw_asyncio,
-           "trio": bench_pw_trio, "sync": bench_pw_sync}
+           "trio": bench_pw_trio, "sync": bench_pw_sync, "bare": bench_pw_bare}
 
 
 def main() -> None:
