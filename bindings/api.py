@@ -107,9 +107,9 @@ class _Base:
 class Target(_Base):
     """Blocking calls on plain sockets, with a keep-alive pool per origin.
 
-    A target may be shared by threads for HTTP calls; transforms run in one
-    JavaScript context per target, so calls that run transforms are
-    serialised by the core while they evaluate.
+    A target may be shared by threads: the pool is locked, and each thread
+    gets its own JavaScript context for transforms (QuickJS contexts are
+    single-threaded). A ``Call`` itself has one owner.
     """
 
     def __init__(self, core: CoreTarget, seed: int | None = None) -> None:
