@@ -28,7 +28,7 @@ from .errors import ConfigError, HttpStatusError, PromptwireError, RemoteProtoco
 from .hooks import parse_json_or_none
 from .limits import ERROR_BODY_SNIPPET, Limits
 from .prepared import PreparedRequest
-from .prestep import StepFlow, fetch, response_text, tls_for
+from .prestep import StepFlow, fetch, response_text, tls_for, touch_lru
 from .request_builder import finish_headers, url_for_messages
 from .static_auth import url_credentials
 from .templating import Template, TemplateEngine
@@ -99,7 +99,7 @@ class OAuthStep:
         key = _digest(self.grant, creds)
         cached = self._cache.get(key)
         if cached is not None and ctx.now.mono + REFRESH_BUFFER_S < cached.expires_at:
-            self._cache.move_to_end(key)
+            touch_lru(self._cache, key)
             return {"token": cached.value}
         req = self._token_request(creds)
         try:
@@ -162,12 +162,18 @@ class OAuthStep:
                                finish_headers(headers, "POST", body), body, url_for_messages(url))
 
     def _store(self, key: str, token: _Token, now: float, bound: int) -> None:
-        for stale in [k for k, t in self._cache.items() if t.expires_at <= now]:
-            del self._cache[stale]
+        # Tolerant of another thread's calls touching the same cache (the sync
+        # binding shares a target between threads): a lost race only costs a
+        # token request, never an exception.
+        for stale in [k for k, t in list(self._cache.items()) if t.expires_at <= now]:
+            self._cache.pop(stale, None)
         self._cache[key] = token
-        self._cache.move_to_end(key)
+        touch_lru(self._cache, key)
         while len(self._cache) > max(1, bound):
-            self._cache.popitem(last=False)
+            try:
+                self._cache.popitem(last=False)
+            except KeyError:
+                break
 
 
 def _digest(grant: str, creds: _Rendered) -> str:

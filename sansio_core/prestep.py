@@ -13,6 +13,7 @@ it branches.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Generator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -44,7 +45,7 @@ class PreStep(Protocol):
 
 def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine | None = None) -> list[PreStep]:
     """The pre-steps an HTTP provider entry needs, in promptfoo's order:
-    OAuth token, (signature), session endpoint.
+    OAuth token, signature, session endpoint.
 
     ``js`` is the target's JavaScript engine (so a session ``responseParser``
     shares the target's context and thread rules); one is made when absent.
@@ -59,7 +60,7 @@ def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine
         from .oauth import OAuthStep
 
         steps.append(OAuthStep.compile(config.auth, engine, tls=tls))
-    # The signature step (spec 15) belongs here, between OAuth and the session.
+    # Signatures (spec 15) come between the token and the session.
     if config.signatureAuth is not None:
         from .signature_auth import SignatureStep
 
@@ -97,6 +98,15 @@ def response_text(raw: RawResponse, limits: Limits) -> tuple[str, dict[str, str]
         headers.pop("content-length", None)
     text = body.decode("utf-8", "replace")
     return (text[1:] if text.startswith("\ufeff") else text), headers
+
+
+def touch_lru(cache: OrderedDict[str, Any], key: str) -> None:
+    """Mark ``key`` most recently used if it is still there (a step's cache may be
+    shared by calls on several threads; a lost race costs a request, never a crash)."""
+    try:
+        cache.move_to_end(key)
+    except KeyError:
+        pass
 
 
 def fetch(ctx: CallContext, req: PreparedRequest, *, tls: A.TlsParams | None, timeouts: Timeouts,
@@ -138,4 +148,4 @@ def fetch(ctx: CallContext, req: PreparedRequest, *, tls: A.TlsParams | None, ti
         return got
 
 
-__all__ = ["FetchFlow", "PreStep", "StepFlow", "compile_pre_steps", "fetch", "response_text", "tls_for"]
+__all__ = ["FetchFlow", "PreStep", "StepFlow", "compile_pre_steps", "fetch", "response_text", "tls_for", "touch_lru"]

@@ -22,7 +22,7 @@ from .errors import ConfigError, HttpStatusError, RemoteProtocolError, TemplateE
 from .hooks import Hook, compile_hook, parse_json_or_none
 from .limits import ERROR_BODY_SNIPPET, Limits
 from .prepared import PreparedRequest
-from .prestep import StepFlow, fetch, response_text, tls_for
+from .prestep import StepFlow, fetch, response_text, tls_for, touch_lru
 from .request_builder import check_header_name, clean_header_value, finish_headers, url_for_messages
 from .retry import RetryPolicy
 from .sources import Sources
@@ -93,7 +93,7 @@ class SessionEndpointStep:
         del context
         known = _key(vars.get("sessionId"))
         if known is not None and known in self._obtained:
-            self._obtained.move_to_end(known)
+            touch_lru(self._obtained, known)
             return {}
         req = self._request(vars)
         raw = yield from fetch(ctx, req, tls=tls_for(self._tls, req), timeouts=timeouts, limits=limits,
@@ -114,7 +114,10 @@ class SessionEndpointStep:
         if key is not None:
             self._obtained[key] = None
             while len(self._obtained) > max(1, limits.max_session_ids):
-                self._obtained.popitem(last=False)
+                try:
+                    self._obtained.popitem(last=False)
+                except KeyError:  # emptied by another thread's call meanwhile
+                    break
         return {"sessionId": session_id}
 
     # -- internals -------------------------------------------------------------------

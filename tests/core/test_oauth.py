@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from sansio_core import actions as A
 from sansio_core import events as E
@@ -287,3 +289,75 @@ def test_a_static_token_url_that_is_not_a_url_is_refused_at_load_time() -> None:
     with pytest.raises(ConfigError) as info:
         target({"auth": oauth(tokenUrl="auth.test/token")})
     assert info.value.path == "config.auth.tokenUrl"
+
+
+# -- the spec's executed cases (http-provider-cases.yaml) ------------------------------------
+
+SPEC_CASES = Path("/work/shared/spec/http-provider-cases.yaml")
+SPEC_BASE = "http://127.0.0.1:8080"
+
+
+def spec_cases(prefix: str) -> list[Any]:
+    if not SPEC_CASES.is_file():
+        return []
+    cases = yaml.safe_load(SPEC_CASES.read_text(encoding="utf-8"))
+    return [pytest.param(c, id=c["name"]) for c in cases if c["name"].startswith(prefix)]
+
+
+def _sub(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$BASE", SPEC_BASE)
+    if isinstance(value, dict):
+        return {k: _sub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sub(v) for v in value]
+    return value
+
+
+def run_spec_case(case: dict[str, Any]) -> None:
+    """Run a recorded promptfoo case through one target and compare what it pins down.
+
+    promptfoo's response cache (``cached: true`` results) is out of scope: such
+    results are not compared, and the extra main requests they cause are allowed.
+    """
+    case = _sub(case)
+    t = target(case["config"], entry_id=case["provider_id"])
+    replies = case["server"] if isinstance(case["server"], list) else [case["server"]]
+    queue = [ServerReply(r["status"], list(r.get("headers", {}).items()), r.get("body", "").encode(),
+                         reason=r.get("statusText", "").encode()) for r in replies]
+    seen: list[SeenRequest] = []
+
+    def handler(req: SeenRequest) -> ServerReply:
+        seen.append(req)
+        return queue.pop(0) if queue else ServerReply(200, JSON_HEADERS, b"{}", reason=b"OK")
+
+    calls = case.get("calls") or [{"prompt": case["prompt"], "vars": case.get("vars") or {}}]
+    ends = [call(t, handler, c["prompt"], c.get("vars") or {})[0] for c in calls]
+    expect = case["expect"]
+    wanted = expect.get("requests") or [expect["request"]]
+    side = [r for r in wanted if r["path"].startswith(("/oauth/", "/auth/"))]
+    assert [r.target for r in seen if r.target.startswith(("/oauth/", "/auth/"))] == [r["path"] for r in side]
+    got = iter(seen)
+    for want in wanted:
+        req = next(r for r in got if r.target == want["path"])
+        assert req.method == want["method"]
+        assert req.body.decode() == want["body"]
+        hdrs = {k.lower(): v for k, v in req.headers}
+        for name, value in want["headers"].items():
+            assert hdrs.get(name) == str(value), (want["path"], name)
+    if "raises" in expect:
+        (end,) = ends
+        assert isinstance(end, A.Fail) and str(end.error) == expect["raises"]
+        return
+    results = expect.get("results") or [expect]
+    for end, result in zip(ends, results, strict=True):
+        assert isinstance(end, A.Complete), end
+        if result.get("cached"):
+            continue
+        assert end.response["output"] == result["output"]
+        assert end.response.get("sessionId") == result.get("sessionId")
+
+
+@pytest.mark.parametrize("case", spec_cases("oauth_"))
+def test_spec_case(case: dict[str, Any]) -> None:
+    run_spec_case(case)

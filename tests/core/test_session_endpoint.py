@@ -13,6 +13,7 @@ from sansio_core.http_target import HttpTarget
 from sansio_core.sources import Sources
 from sansio_core.testing import Recording, SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
+from tests.core.test_oauth import run_spec_case, spec_cases
 
 T0 = Instant(1000.0, 1_700_000_000.0)
 BASE = "http://api.test"
@@ -215,3 +216,8 @@ def test_a_static_session_url_that_is_not_a_url_is_refused_at_load_time() -> Non
     with pytest.raises(ConfigError) as info:
         target({"session": {"url": "/auth/session", "responseParser": "data.body.sessionId"}})
     assert info.value.path == "config.session.url"
+
+
+@pytest.mark.parametrize("case", spec_cases("session_endpoint_"))
+def test_spec_case(case: dict[str, Any]) -> None:
+    run_spec_case(case)
