@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from . import actions as A
+from .attempts import AttemptFlow, run_attempts
 from .call import Call, CallContext, Flow
 from .errors import RemoteProtocolError, TransportError
 from .http1 import RawResponse, exchange
@@ -24,7 +25,7 @@ from .prepared import PreparedRequest
 from .prestep import PreStep
 from .request_builder import UNCHANGED
 from .response import ProviderResponse
-from .retry import Decision, Outcome, RetryPolicy, decide, exhausted_error
+from .retry import Outcome, RetryPolicy
 from .sources import Sources
 from .streaming import StreamDecoder
 from .timebase import Instant
@@ -140,56 +141,42 @@ class HttpTarget:
             transformed: Any = UNCHANGED
         else:
             transformed = responses.transform_request(prompt, all_vars, call_context)
-        req: PreparedRequest = self._requests.build(all_vars, transformed, call_context, rng=ctx.rng)
+        rng = ctx.rng if self._requests.uses_randomness else None
+        req: PreparedRequest = self._requests.build(all_vars, transformed, call_context, rng=rng)
         tls = self._tls if req.scheme == "https" else None
         if tls is not None and not tls.server_name:
             tls = A.TlsParams(req.host, tls.verify, tls.ca, tls.cert_chain, tls.key, tls.key_password,
                               tls.ciphers, tls.min_version, tls.max_version, tls.alpn)
         start = ctx.now
-        history: list[str] = []
-        attempt = 0
-        raw: RawResponse | None = None
-        while True:
+        decoders: list[StreamDecoder] = []
+
+        def attempt() -> AttemptFlow[tuple[RawResponse, str]]:
             decoder = StreamDecoder(self._limits, ctx, deltas=self._stream_deltas)
-            failure: TransportError | RemoteProtocolError | None = None
+            decoders.append(decoder)
             try:
                 got: RawResponse = yield from exchange(ctx, req, tls=tls, timeouts=timeouts,
                                                        limits=self._limits, on_head=decoder.on_head)
-                body_text = decoder.finish_text(got)
+                text = decoder.finish_text(got)
                 for delta in decoder.finish_deltas():
                     yield A.Emit(delta)
             except (TransportError, RemoteProtocolError) as err:
                 started = bool(getattr(err, "response_started", False))
                 reused = bool(getattr(err, "reused", False))
-                outcome = Outcome.from_error(err, response_started=started, reused=reused)
-                raw = None
-                failure = err
-            else:
-                if decoder.decoded:
-                    # Like fetch: once the body is decoded, its coding and
-                    # encoded length no longer describe what the caller sees.
-                    got = replace(got, headers=tuple(
-                        (k, v) for k, v in got.headers if k not in ("content-encoding", "content-length")))
-                raw = got
-                outcome = Outcome.response(raw.status, raw.reason, raw.headers, body_text)
-            decision: Decision = decide(self._retry, attempt, outcome, ctx.now, ctx.rng, history=history)
-            if decision.retry and failure is not None and decoder.first_delta_at is not None:
-                # This attempt's text already reached the caller as deltas; a
-                # retry would hand it out a second time, so the stream fails here.
-                why = f"{failure}; not retried: part of the text was already streamed"
-                raise exhausted_error(self._retry, [*history, why]) from failure
-            if decision.retry:
-                history.append(decision.reason)
-                if decision.counts:
-                    attempt += 1
-                if decision.delay_s > 0:
-                    yield A.Sleep(ctx.now.mono + decision.delay_s)
-                continue
-            if decision.final_error is not None:
-                raise decision.final_error
-            if raw is None:  # a failure the policy did not turn into an error
-                raise exhausted_error(self._retry, [*history, decision.reason])
-            break
+                return Outcome.from_error(err, response_started=started, reused=reused), None, err
+            if decoder.decoded:
+                # Like fetch: once the body is decoded, its coding and encoded
+                # length no longer describe what the caller sees.
+                got = replace(got, headers=tuple(
+                    (k, v) for k, v in got.headers if k not in ("content-encoding", "content-length")))
+            return Outcome.response(got.status, got.reason, got.headers, text), (got, text), None
+
+        def streamed() -> str | None:
+            # This attempt's text already reached the caller as deltas; a retry
+            # would hand it out a second time.
+            return "part of the text was already streamed" if decoders[-1].first_delta_at is not None else None
+
+        (raw, body_text), attempts = yield from run_attempts(ctx, self._retry, attempt, veto=streamed)
+        decoder = decoders[-1]
         latency_ms = round((ctx.now.mono - start.mono) * 1000)
         debug = bool(context.get("debug"))
         request_info = _debug_info(req, transformed, prompt, raw_mode=self._raw_mode,
@@ -202,7 +189,7 @@ class HttpTarget:
             # Spec 13.3: with a session endpoint, the call's session id is the result's.
             session_endpoint_id=all_vars.get("sessionId") if self._config.get("session") else None,
         )
-        response.timing = _timing(raw, start, decoder.first_delta_at, attempts=len(history) + 1)
+        response.timing = _timing(raw, start, decoder.first_delta_at, attempts=attempts)
         return response
 
 

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import actions as A
 from . import events as E
+from .attempts import AttemptFlow, run_attempts
 from .call import CallContext
 from .errors import RemoteProtocolError, TransportError
 from .http1 import RawResponse, exchange
 from .limits import Limits
 from .prepared import PreparedRequest
-from .retry import Outcome, RetryPolicy, decide, exhausted_error
+from .retry import Outcome, RetryPolicy
 from .sources import Sources
 from .timeouts import Timeouts
 
@@ -114,38 +115,31 @@ def fetch(ctx: CallContext, req: PreparedRequest, *, tls: A.TlsParams | None, ti
     """One request of a pre-step, with the target's retry policy (``None``: a single
     attempt, except that a pooled connection the server had closed is tried once
     more on a fresh one, since that request never reached the server)."""
-    history: list[str] = []
-    attempt = 0
-    stale_retry_used = False
-    while True:
+    if policy is None:
+        stale_retry_used = False
+        while True:
+            try:
+                got: RawResponse = yield from exchange(ctx, req, tls=tls, timeouts=timeouts, limits=limits)
+            except (TransportError, RemoteProtocolError) as err:
+                if getattr(err, "reused", False) and not getattr(err, "response_started", False) \
+                        and not stale_retry_used:
+                    stale_retry_used = True
+                    continue
+                raise
+            return got
+
+    def attempt() -> AttemptFlow[RawResponse]:
         try:
             got: RawResponse = yield from exchange(ctx, req, tls=tls, timeouts=timeouts, limits=limits)
         except (TransportError, RemoteProtocolError) as err:
             started = bool(getattr(err, "response_started", False))
             reused = bool(getattr(err, "reused", False))
-            if policy is None:
-                if reused and not started and not stale_retry_used:
-                    stale_retry_used = True
-                    continue
-                raise
-            outcome = Outcome.from_error(err, response_started=started, reused=reused)
-        else:
-            if policy is None:
-                return got
-            outcome = Outcome.response(got.status, got.reason, got.headers, got.body.decode("utf-8", "replace"))
-        decision = decide(policy, attempt, outcome, ctx.now, ctx.rng, history=history)
-        if decision.retry:
-            history.append(decision.reason)
-            if decision.counts:
-                attempt += 1
-            if decision.delay_s > 0:
-                yield A.Sleep(ctx.now.mono + decision.delay_s)
-            continue
-        if decision.final_error is not None:
-            raise decision.final_error
-        if not outcome.is_response:
-            raise exhausted_error(policy, [*history, decision.reason])
-        return got
+            return Outcome.from_error(err, response_started=started, reused=reused), None, err
+        text = got.body.decode("utf-8", "replace")
+        return Outcome.response(got.status, got.reason, got.headers, text), got, None
+
+    result, _attempts = yield from run_attempts(ctx, policy, attempt)
+    return result
 
 
 __all__ = ["FetchFlow", "PreStep", "StepFlow", "compile_pre_steps", "fetch", "response_text", "tls_for", "touch_lru"]

@@ -429,6 +429,11 @@ class RequestPlan:
         return normalize_method(method)
 
     @property
+    def uses_randomness(self) -> bool:
+        """True when ``build`` needs the call's ``rng`` (a multipart boundary)."""
+        return self._multipart is not None
+
+    @property
     def is_raw(self) -> bool:
         """True for a raw ``request:`` target (its results carry no ``raw`` or headers)."""
         return self._raw is not None
