@@ -173,7 +173,8 @@ def exchange(
             head = ResponseHead(
                 ev.status_code,
                 ev.reason.decode("latin-1"),
-                tuple((k.decode("ascii").lower(), v.decode("latin-1")) for k, v in ev.headers),
+                # h11 hands names over lower-cased already.
+                tuple((k.decode("ascii"), v.decode("latin-1")) for k, v in ev.headers),
             )
             if on_head is not None:
                 listener = on_head(head)

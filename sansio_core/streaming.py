@@ -15,6 +15,9 @@ from .call import CallContext
 from .content_coding import Decoder, decoder_for
 from .http1 import BodyListener, RawResponse, ResponseHead
 from .limits import Limits
+from .ndjson import JsonStreamDecoder
+from .sse import SseDecoder
+from .stream_deltas import DeltaExtractor
 
 _NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl",
                  "application/x-jsonlines", "application/json-seq")
@@ -94,16 +97,8 @@ class StreamDecoder:
 
 def _framing_for(content_type: str, limits: Limits) -> tuple[Any, Any]:
     ctype = content_type.split(";", 1)[0].strip().lower()
-    try:
-        from .stream_deltas import DeltaExtractor
-    except ImportError:  # pragma: no cover - during development
-        return None, None
     if ctype == "text/event-stream":
-        from .sse import SseDecoder
-
         return SseDecoder(limits.max_sse_event), DeltaExtractor()
     if ctype in _NDJSON_TYPES:
-        from .ndjson import JsonStreamDecoder
-
         return JsonStreamDecoder(limits.max_ndjson_line), DeltaExtractor()
     return None, None
