@@ -23,8 +23,9 @@ from .http1 import RawResponse, exchange
 from .limits import Limits
 from .prepared import PreparedRequest
 from .prestep import PreStep
-from .request_builder import UNCHANGED
+from .request_builder import UNCHANGED, RequestPlan
 from .response import ProviderResponse
+from .response_builder import ResponsePlan, sanitize
 from .retry import Outcome, RetryPolicy
 from .sources import Sources
 from .streaming import StreamDecoder
@@ -41,7 +42,7 @@ class HttpTarget:
     """
 
     def __init__(self, *, label: str, config: Mapping[str, Any], tls: A.TlsParams | None, raw_mode: bool,
-                 request_plan: Any, response_plan: Any, retry: RetryPolicy,
+                 request_plan: RequestPlan, response_plan: ResponsePlan, retry: RetryPolicy,
                  timeouts: Timeouts, limits: Limits, env: Mapping[str, str], tools_vars: Mapping[str, Any],
                  stream_deltas: bool = True, pre_steps: Sequence[PreStep] = ()) -> None:
         self.label = label
@@ -69,8 +70,6 @@ class HttpTarget:
         """``owner`` (e.g. ``threading.get_ident``, passed by a binding) gives each
         thread its own JavaScript context; without it a target has one owner."""
         from .prestep import compile_pre_steps
-        from .request_builder import RequestPlan
-        from .response_builder import ResponsePlan
         from .templating import TemplateEngine
         from .tls_config import tls_params
         from .tools_format import tools_vars
@@ -201,9 +200,6 @@ _TRANSPORT_HEADERS = frozenset({"host", "content-length", "accept", "accept-enco
 def _debug_info(req: PreparedRequest, transformed: Any, prompt: str, *, raw_mode: bool,
                 configured: frozenset[str]) -> dict[str, Any]:
     """``metadata`` additions for ``context.debug`` (spec 5.8 and 9.10)."""
-    from .request_builder import UNCHANGED
-    from .response_builder import sanitize
-
     hidden = _TRANSPORT_HEADERS - configured - ({"host"} if raw_mode else set())
     headers = {k: v for k, v in req.headers if k not in hidden}
     body = req.body.decode("utf-8", "replace") if req.body is not None else None
