@@ -87,7 +87,7 @@ class HttpTarget:
             request_plan=request_plan,
             response_plan=response_plan,
             retry=RetryPolicy.from_config(getattr(config, "maxRetries", None), env),
-            timeouts=Timeouts.build(env),
+            timeouts=Timeouts.build(env, total_ms=getattr(config, "timeoutMs", None)),
             limits=Limits(),
             env=env,
             tools_vars=tools_vars(config),

@@ -91,3 +91,20 @@ def test_sleep_and_cancel_free_actions(runner: Any) -> None:
 
     (r,) = runner.run(lambda b: [make(b)])
     assert 0.04 < r["slept"] < 0.5
+
+
+def test_config_timeout_ms_bounds_each_attempt(mock: Any) -> None:
+    from bindings.api import Target
+
+    target = Target.from_config({"id": f"{mock.base_url}/slow?delay_ms=3000",
+                                 "config": {"method": "GET", "timeoutMs": 250, "maxRetries": 0}}, env={})
+    t0 = time.monotonic()
+    try:
+        target.call("x")
+    except DeadlineExceeded as err:
+        assert "timed out after 250 ms" in str(err)
+    except Exception as err:  # RetriesExhausted wrapping the deadline
+        assert "250 ms" in str(err), err
+    else:
+        raise AssertionError("the slow server did not time out")
+    assert time.monotonic() - t0 < 1.5
