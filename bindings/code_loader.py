@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sansio_core.errors import ConfigError
+from sansio_core.file_auth import file_ref
 from sansio_core.hooks import PY_DEFAULT_NAMES, python_key
 from sansio_core.limits import MAX_LOAD_BYTES
 from sansio_core.sources import FILE_PREFIX, Sources, split_file_ref
@@ -34,6 +36,7 @@ _OPTION_OF_PATH = {
     ("sessionParser",): "sessionParser",
     ("session", "responseParser"): "session.responseParser",
     ("streamResponse",): "ws.streamResponse",
+    ("auth", "path"): "auth.file",
 }
 
 
@@ -47,6 +50,15 @@ def _walk(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, .
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _walk(item, path)
+
+
+def _file_auth_ref(config: Mapping[str, Any]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """``auth.path`` of ``auth.type: file`` written without ``file://`` (a plain path is allowed there)."""
+    auth = config.get("auth")
+    if isinstance(auth, Mapping) and auth.get("type") == "file":
+        path = auth.get("path")
+        if isinstance(path, str) and path.strip() and not path.strip().startswith(FILE_PREFIX):
+            yield ("auth", "path"), file_ref(path)
 
 
 def _import_module(file: Path) -> Any:
@@ -105,7 +117,7 @@ def load_sources(
     base = Path(base_dir)
     files: dict[str, bytes] = {}
     python: dict[str, Callable[..., Any]] = {}
-    for key_path, ref in _walk(config):
+    for key_path, ref in itertools.chain(_walk(config), _file_auth_ref(config)):
         option = _OPTION_OF_PATH.get(key_path[-2:]) or _OPTION_OF_PATH.get(key_path[-1:]) or ".".join(key_path)
         if websocket and option == "transformResponse":
             option = "ws.transformResponse"

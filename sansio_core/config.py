@@ -28,15 +28,7 @@ Code = Union[str, Callable[..., Any]]
 # promptwire implements yet. Each is refused at load time, by name. Keys are
 # dotted paths into the config; ``path=value`` matches only that value. Shrink
 # this dict as features land.
-NOT_SUPPORTED_YET: dict[str, str] = {
-    "auth.type=file": "file-based authentication",
-    "tls.pfx": "PFX/PKCS#12 client certificates",
-    "tls.pfxPath": "PFX/PKCS#12 client certificates",
-    "tls.jksPath": "JKS keystores for TLS",
-    "tls.jksContent": "JKS keystores for TLS",
-    "tls.keyAlias": "JKS keystores for TLS",
-    "tls.secureProtocol": "tls.secureProtocol (use minVersion/maxVersion)",
-}
+NOT_SUPPORTED_YET: dict[str, str] = {}
 
 
 class _Strict(BaseModel):
@@ -106,6 +98,7 @@ class TlsConfig(_Strict):
     jksPath: str | None = None
     jksContent: str | None = None
     keyAlias: str | None = None
+    keystorePassword: str | None = None  # what promptfoo's unreachable JKS-for-TLS code reads
     passphrase: str | None = None
     rejectUnauthorized: bool = True
     servername: str | None = None

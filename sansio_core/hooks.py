@@ -2,8 +2,8 @@
 
 ``transformRequest``, ``transformResponse`` (and its deprecated alias
 ``responseParser``), ``validateStatus``, ``sessionParser``,
-``session.responseParser`` and the WebSocket ``transformResponse`` /
-``streamResponse`` all accept the same forms, compiled once when the target is
+``session.responseParser``, the ``auth.type: file`` function (``auth.path``)
+and the WebSocket ``transformResponse`` / ``streamResponse`` all accept the same forms, compiled once when the target is
 built (``compile_hook``) and called many times (``Hook.call``):
 
 * a JavaScript expression (``json.choices[0].message.content``), an object
@@ -90,6 +90,11 @@ SPECS: dict[str, OptionSpec] = {
         "session.responseParser", ("data",),
         "Session endpoint response parser failed: ", "Session endpoint response parser failed: ",
         ("session_parser", "get_session_id", "get_transform"),
+    ),
+    "auth.file": OptionSpec(
+        "auth.path", ("context",),
+        "Failed to refresh file auth token: ", "Failed to refresh file auth token: ",
+        ("get_auth",),
     ),
     "ws.transformResponse": OptionSpec(
         "transformResponse", ("data", "context"),

@@ -122,6 +122,19 @@ MAX_MULTIPART_BODY = 64 * 1024 * 1024
 # the cache without bound (the oldest entry is dropped).
 MAX_SIGNATURE_CACHE = 64
 
+# A JKS keystore (``jks.read_keystore``). Every length field in the format is
+# checked before it is used, so a corrupt or hostile file cannot make the
+# reader allocate or loop beyond these. Real keystores hold a handful of
+# entries; trust stores (cacerts) about 150, so 4096 leaves ample room.
+MAX_JKS_ENTRIES = 4096
+# Certificates in one private key entry's chain (real chains are 2-5 long).
+MAX_JKS_CHAIN = 32
+# One DER blob (a protected key or a certificate). RSA-16384 keys and large
+# certificates stay far below 64 KiB.
+MAX_JKS_BLOB = 64 * 1024
+# An alias or certificate type name (written with Java's 2-byte length prefix).
+MAX_JKS_NAME = 1024
+
 # Characters of a rejected response body quoted in "HTTP call failed with
 # status ..." errors: enough to show an API's error JSON, not a whole page.
 ERROR_BODY_SNIPPET = 4096
@@ -130,6 +143,11 @@ ERROR_BODY_SNIPPET = 4096
 # credentials (promptfoo's bound: 256, least recently used evicted). Only
 # configs that template credentials per test ever hold more than one.
 MAX_OAUTH_TOKENS = 256
+
+# Tokens from an ``auth.type: file`` function cached per target, one per
+# distinct call context (promptfoo keys them on the context, so per-test vars
+# get their own); the same bound as OAuth, least recently used evicted.
+MAX_FILE_AUTH_TOKENS = 256
 
 # Session ids a target remembers having obtained from its session endpoint
 # (so a later call passing one back reuses it). promptfoo never prunes this

@@ -1,7 +1,8 @@
 """Steps that run before a call's request is built, with exchanges of their own.
 
-promptfoo's pipeline (spec 5.1) fetches an OAuth token, signs, and calls a
-session endpoint before it renders the request; each adds vars (``token``,
+promptfoo's pipeline (spec 5.1) fetches an OAuth token (or calls the file
+auth function), signs, and calls a session endpoint before it renders the
+request; each adds vars (``token``, ``expiration``,
 ``signature``/``signatureTimestamp``, ``sessionId``) and keeps a cache on the
 target (a token until its refresh buffer, a signature for 90% of its
 validity, the sessions it obtained). A step is a sub-flow: it may yield
@@ -46,12 +47,12 @@ class PreStep(Protocol):
 
 def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine | None = None) -> list[PreStep]:
     """The pre-steps an HTTP provider entry needs, in promptfoo's order:
-    OAuth token, signature, session endpoint.
+    OAuth token or file auth token, signature, session endpoint.
 
     ``js`` is the target's JavaScript engine (so a session ``responseParser``
     shares the target's context and thread rules); one is made when absent.
     """
-    from .config import OAuthAuth
+    from .config import FileAuth, OAuthAuth
     from .tls_config import tls_params
 
     config = entry.http
@@ -61,6 +62,10 @@ def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine
         from .oauth import OAuthStep
 
         steps.append(OAuthStep.compile(config.auth, engine, tls=tls))
+    elif isinstance(config.auth, FileAuth):
+        from .file_auth import FileAuthStep
+
+        steps.append(FileAuthStep.compile(config.auth, sources, js=js))
     # Signatures (spec 15) come between the token and the session.
     if config.signatureAuth is not None:
         from .signature_auth import SignatureStep

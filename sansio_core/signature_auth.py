@@ -14,7 +14,7 @@ binding, keyed by the path as written), PKCS#12 bundles are opened with
 ``cryptography``. Only an inline ``privateKey`` with template tags is rendered
 per call; then each distinct rendered key gets its own cached signature
 (promptfoo 0.123.1 reused the first key's signature; see docs/compat.md).
-JKS keystores are refused by name until someone implements them.
+JKS keystores are read by ``jks`` (no Java, no extra package).
 """
 
 from __future__ import annotations
@@ -214,10 +214,8 @@ class SignatureStep:
         key_template: Template | None = None
         try:
             if kind == "jks":
-                raise ConfigError("JKS keystores for signatureAuth are not supported yet by promptwire; "
-                                  "convert the key to PEM or PKCS#12 (keytool -importkeystore -deststoretype "
-                                  "PKCS12)", f"{WHERE}.type")
-            if kind == "pfx":
+                key = _jks_key(cfg, sources, engine)
+            elif kind == "pfx":
                 key = _pfx_key(cfg, sources, engine)
             elif cfg.privateKeyPath:
                 path = cfg.privateKeyPath
@@ -320,6 +318,34 @@ def _pfx_key(cfg: SignatureAuth, sources: Sources, engine: TemplateEngine) -> Si
     if cfg.certContent and cfg.keyContent:
         return load_pem_key(_b64(cfg.keyContent, "keyContent").decode("utf-8", "replace"), "keyContent")
     raise ValueError(PFX_REQUIRED)
+
+
+JKS_PASSWORD_REQUIRED = (
+    "JKS keystore password is required. Provide it via config keystorePassword/certificatePassword or "
+    "PROMPTFOO_JKS_PASSWORD environment variable"
+)
+
+
+def _jks_key(cfg: SignatureAuth, sources: Sources, engine: TemplateEngine) -> SigningKey:
+    """The key of ``keyAlias`` (default: the first private key entry) in a JKS keystore."""
+    from .jks import private_key
+
+    password = (_secret(cfg.keystorePassword, engine) or _secret(cfg.certificatePassword, engine)
+                or sources.env.get("PROMPTFOO_JKS_PASSWORD"))
+    if not password:
+        raise ValueError(JKS_PASSWORD_REQUIRED)
+    if cfg.keystoreContent or cfg.certificateContent:
+        option = "keystoreContent" if cfg.keystoreContent else "certificateContent"
+        data = _b64(cfg.keystoreContent or cfg.certificateContent or "", option)
+    elif cfg.keystorePath:
+        data = _file(sources, cfg.keystorePath, "keystorePath")
+    else:
+        raise ValueError("JKS type requires keystorePath, keystoreContent or certificateContent")
+    try:
+        entry = private_key(data, password, cfg.keyAlias or None)
+    except ConfigError as err:
+        raise ValueError(err.message) from None
+    return load_pem_key(entry.key_pem.decode("ascii"), f"JKS alias {entry.alias!r}")
 
 
 def file_paths(signature_auth: Any) -> list[tuple[str, str]]:

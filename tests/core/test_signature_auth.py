@@ -197,7 +197,10 @@ def test_pfx_cert_and_key_paths() -> None:
     ({"type": "pfx"}, {}, "PFX type requires either pfxPath"),
     ({"type": "pem"}, {}, "PEM private key is required"),
     ({"certificateFilename": "x.bin", "certificateContent": "AAAA"}, {}, "Cannot determine certificate type"),
-    ({"type": "jks", "keystorePath": "k.jks"}, {"k.jks": b""}, "JKS keystores for signatureAuth are not supported"),
+    ({"type": "jks", "keystorePath": "k.jks"}, {"k.jks": b""}, "Failed to generate signature: JKS keystore password "
+                                                               "is required"),
+    ({"type": "jks", "keystorePath": "k.jks", "keystorePassword": "pw"}, {"k.jks": b""},
+     "Failed to generate signature: not a JKS keystore"),
     ({"privateKey": pem(RSA_KEY), "signatureAlgorithm": "whirlpool"}, {}, "unsupported signatureAlgorithm"),
 ])
 def test_unusable_keys_fail_when_the_target_is_built(sig: dict[str, Any], files: dict[str, bytes],

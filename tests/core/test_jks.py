@@ -1,0 +1,209 @@
+"""The JKS reader on keystores made by keytool (tests/fixtures/jks, see its README),
+and what ``signatureAuth`` / ``tls`` do with them."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from sansio_core import jks
+from sansio_core.config import parse_provider_entry
+from sansio_core.errors import ConfigError
+from sansio_core.limits import MAX_JKS_BLOB, MAX_JKS_ENTRIES
+from sansio_core.sources import Sources
+from sansio_core.tls_config import tls_params
+
+from .test_signature_auth import call, header, target
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "jks"
+STORE = (FIXTURES / "client.jks").read_bytes()
+PASSWORD = "changeit"
+
+
+def cert_of(name: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate((FIXTURES / name).read_bytes())
+
+
+def matches(key_pem: bytes, cert: x509.Certificate) -> bool:
+    key = serialization.load_pem_private_key(key_pem, None)
+    return bool(key.public_key() == cert.public_key())  # type: ignore[operator]
+
+
+def test_first_private_key_entry_by_default() -> None:
+    entry = jks.private_key(STORE, PASSWORD)
+    assert entry.alias == "client"
+    assert entry.key_pem.startswith(b"-----BEGIN PRIVATE KEY-----")
+    assert matches(entry.key_pem, cert_of("client-cert.pem"))
+    chain = x509.load_pem_x509_certificates(entry.chain_pem)
+    assert chain == [cert_of("client-cert.pem")]
+
+
+def test_alias_is_case_insensitive_and_ec_keys_work() -> None:
+    entry = jks.private_key(STORE, PASSWORD, "SECOND")
+    assert entry.alias == "second"
+    key = serialization.load_pem_private_key(entry.key_pem, None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    assert matches(entry.key_pem, cert_of("second-cert.pem"))
+
+
+def test_aliases_in_file_order() -> None:
+    assert jks.read_keystore(STORE, PASSWORD).aliases == ["client", "second", "peer"]
+
+
+@pytest.mark.parametrize(("data", "password", "alias", "message"), [
+    (STORE, "Zq8x-bad", None, "wrong keystore password"),
+    (STORE, PASSWORD, "nobody", "Alias 'nobody' not found in JKS file. Available aliases: client, second, peer"),
+    (STORE, PASSWORD, "peer", "no private key entry named 'peer'"),
+    ((FIXTURES / "trusted-only.jks").read_bytes(), PASSWORD, None, "No private key found in JKS file"),
+    ((FIXTURES / "client.jceks").read_bytes(), PASSWORD, None, "not a JKS keystore (JCEKS/PKCS12 are not JKS): "
+                                                               "this is a JCEKS keystore"),
+    ((FIXTURES / "client.p12").read_bytes(), PASSWORD, None, "this looks like a PKCS#12"),
+    (b"", PASSWORD, None, "not a JKS keystore"),
+    (STORE[:200], PASSWORD, None, "truncated"),
+    (STORE + b"x", PASSWORD, None, "followed by 1 extra bytes"),
+    (STORE[:18] + b"\xa0" * 6 + STORE[24:], PASSWORD, None, "alias that is not valid (modified) UTF-8"),
+    (STORE[:4] + b"\x00\x00\x00\x03" + STORE[8:], PASSWORD, None, "unsupported JKS keystore version 3"),
+    (STORE[:8] + struct.pack(">I", MAX_JKS_ENTRIES + 1) + STORE[12:], PASSWORD, None, "declares 4097 entries"),
+])
+def test_errors_say_what_is_wrong_and_never_the_password(data: bytes, password: str, alias: str | None,
+                                                         message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        jks.private_key(data, password, alias, where="config.tls.jksPath")
+    assert message in str(info.value)
+    assert info.value.path == "config.tls.jksPath"
+    assert password not in str(info.value)
+
+
+def _restamp(body: bytes, password: str) -> bytes:
+    """A keystore body with a valid integrity digest (as if keytool wrote it)."""
+    return body + hashlib.sha1(password.encode("utf-16-be") + b"Mighty Aphrodite" + body).digest()
+
+
+def test_oversized_length_fields_are_refused_before_reading() -> None:
+    # The first entry's protected-key length, set beyond the blob limit.
+    alias_len = struct.unpack(">H", STORE[16:18])[0]
+    at = 18 + alias_len + 8
+    data = STORE[:at] + struct.pack(">I", MAX_JKS_BLOB + 1) + STORE[at + 4:]
+    with pytest.raises(ConfigError, match="protected key of 65537 bytes"):
+        jks.private_key(data, PASSWORD)
+
+
+def test_a_key_protected_with_another_password_is_reported() -> None:
+    # Re-sign the store with a different store password: the store opens, the key does not.
+    body = STORE[:-20]
+    with pytest.raises(ConfigError, match="wrong password for the key of JKS alias 'client'") as info:
+        jks.private_key(_restamp(body, "other"), "other")
+    assert "other" not in str(info.value).replace("the keystore password", "")
+
+
+def test_tampered_key_bytes_fail_the_check_digest() -> None:
+    alias_len = struct.unpack(">H", STORE[16:18])[0]
+    at = 18 + alias_len + 8 + 4 + 60  # inside the first encrypted key
+    body = bytearray(STORE[:-20])
+    body[at] ^= 0xFF
+    with pytest.raises(ConfigError, match="wrong password for the key"):
+        jks.private_key(_restamp(bytes(body), PASSWORD), PASSWORD)
+
+
+# -- signatureAuth type jks ------------------------------------------------------------------
+
+
+def _verify_with_cert(cert: x509.Certificate, req: Any) -> None:
+    public = cert.public_key()
+    sig = base64.b64decode(header(req, "x-signature"))
+    data = header(req, "x-timestamp").encode()
+    if isinstance(public, rsa.RSAPublicKey):
+        public.verify(sig, data, padding.PKCS1v15(), hashes.SHA256())
+    else:
+        assert isinstance(public, ec.EllipticCurvePublicKey)
+        public.verify(sig, data, ec.ECDSA(hashes.SHA256()))
+
+
+@pytest.mark.parametrize(("sig", "env", "cert"), [
+    ({"type": "jks", "keystorePath": "k.jks", "keystorePassword": PASSWORD}, {}, "client-cert.pem"),
+    ({"keystorePath": "k.jks", "keyAlias": "second"}, {"PROMPTFOO_JKS_PASSWORD": PASSWORD}, "second-cert.pem"),
+    ({"type": "jks", "keystoreContent": base64.b64encode(STORE).decode(), "keystorePassword": "{{env.JKS_PW}}"},
+     {"JKS_PW": PASSWORD}, "client-cert.pem"),
+    ({"certificateFilename": "k.jks", "certificateContent": base64.b64encode(STORE).decode(),
+      "certificatePassword": PASSWORD, "keyAlias": "second"}, {}, "second-cert.pem"),
+])
+def test_signature_auth_signs_with_the_keystore_key(sig: dict[str, Any], env: dict[str, str], cert: str) -> None:
+    t = target(sig, files={"k.jks": STORE}, env=env)
+    _verify_with_cert(cert_of(cert), call(t))
+
+
+@pytest.mark.parametrize(("sig", "message"), [
+    ({"type": "jks", "keystorePath": "k.jks"}, "Failed to generate signature: JKS keystore password is required"),
+    ({"type": "jks", "keystorePath": "k.jks", "keystorePassword": "bad"},
+     "Failed to generate signature: wrong keystore password"),
+    ({"type": "jks", "keystorePath": "k.jks", "keystorePassword": PASSWORD, "keyAlias": "x"},
+     "Failed to generate signature: Alias 'x' not found in JKS file"),
+    ({"type": "jks", "keystorePassword": PASSWORD}, "JKS type requires keystorePath"),
+])
+def test_signature_auth_jks_errors_at_build_time(sig: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        target(sig, files={"k.jks": STORE})
+    assert message in str(info.value) and info.value.path == "config.signatureAuth"
+
+
+# -- tls ---------------------------------------------------------------------------------------
+
+
+def tls(block: dict[str, Any], files: dict[str, bytes] | None = None, env: dict[str, str] | None = None) -> Any:
+    entry = parse_provider_entry({"id": "https://x.test/", "config": {"tls": block}})
+    return tls_params(entry.http, Sources(files=files or {}, env=env or {}))
+
+
+def test_tls_jks_gives_pem_key_and_chain() -> None:
+    p = tls({"jksPath": "k.jks", "passphrase": PASSWORD, "keyAlias": "second"}, {"k.jks": STORE})
+    assert p.key_password is None and matches(p.key, cert_of("second-cert.pem"))
+    assert x509.load_pem_x509_certificates(p.cert_chain) == [cert_of("second-cert.pem")]
+    p = tls({"jksContent": base64.b64encode(STORE).decode()}, env={"PROMPTFOO_JKS_PASSWORD": PASSWORD})
+    assert matches(p.key, cert_of("client-cert.pem"))
+
+
+@pytest.mark.parametrize(("block", "env", "message"), [
+    ({"jksPath": "k.jks"}, {}, "Failed to load JKS certificate: JKS keystore password is required"),
+    ({"jksPath": "k.jks", "passphrase": "nope"}, {}, "Failed to load JKS certificate: wrong keystore password"),
+    ({"jksContent": "%%%", "passphrase": PASSWORD}, {}, "jksContent is not valid base64"),
+    ({"jksPath": "k.jks", "passphrase": PASSWORD, "keyAlias": "peer"}, {}, "no private key entry named 'peer'"),
+    ({"jksPath": "k.jks", "pfxPath": "k.pfx", "passphrase": PASSWORD}, {}, "give one client identity: pfx or jks"),
+])
+def test_tls_jks_errors(block: dict[str, Any], env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        tls(block, {"k.jks": STORE, "k.pfx": b""}, env)
+    assert message in str(info.value)
+    assert info.value.path.startswith("tls")
+
+
+@pytest.mark.parametrize(("method", "versions"), [
+    ("TLSv1_2_method", ("TLSv1.2", "TLSv1.2")),
+    ("TLSv1_3_method", ("TLSv1.3", "TLSv1.3")),
+    ("TLS_client_method", (None, None)),
+])
+def test_secure_protocol_maps_to_versions(method: str, versions: tuple[str | None, str | None]) -> None:
+    p = tls({"secureProtocol": method})
+    assert (p.min_version, p.max_version) == versions
+
+
+@pytest.mark.parametrize(("block", "message"), [
+    ({"secureProtocol": "SSLv3_method"}, "unknown or unsupported tls.secureProtocol 'SSLv3_method'"),
+    ({"secureProtocol": "TLSv1_2_method", "minVersion": "TLSv1.2"}, "cannot be combined"),
+])
+def test_secure_protocol_errors(block: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        tls(block)
+
+
+@pytest.mark.parametrize("option", ["passphrase", "keystorePassword"])
+def test_password_may_come_from_env_template(option: str) -> None:
+    p = tls({"jksPath": "k.jks", option: "{{env.JKS_PW}}"}, {"k.jks": STORE}, {"JKS_PW": PASSWORD})
+    assert matches(p.key, cert_of("client-cert.pem"))
