@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                    default=os.environ.get("PROMPTWIRE_BINDING", "sync"),
                    help="which I/O binding runs the call (default: $PROMPTWIRE_BINDING or sync)")
     c.add_argument("--timeout-ms", type=float, metavar="MS", help="override the request timeout")
+    c.add_argument("--stream", action="store_true",
+                   help="print the text of a streamed answer (SSE / NDJSON) as it arrives (to stderr "
+                        "with --json, so stdout stays one JSON document)")
     c.add_argument("--json", action="store_true",
                    help="print the ProviderResponse as JSON (promptfoo's camelCase keys); "
                         "{\"thrown\": message} when the call raised")
@@ -150,6 +153,48 @@ def _run_calls(target_factory: Callable[[], Any], binding: str, calls: list[dict
     return asyncio.run(run_async())
 
 
+def _stream_one(target: Any, binding: str, call: dict[str, Any], timeout_ms: float | None,
+                sink: Any) -> Outcome:
+    """One call through ``stream()``: deltas go to ``sink`` as they arrive."""
+    def show(item: Any, result: list[Outcome]) -> None:
+        if isinstance(item, str):
+            sink.write(item)
+            sink.flush()
+        else:
+            result.append(item)
+
+    prompt, vars_ = call.get("prompt", ""), call.get("vars") or {}
+    result: list[Outcome] = []
+    if binding == "sync":
+        try:
+            for item in target.stream(prompt, vars_, timeout_ms=timeout_ms):
+                show(item, result)
+        except PromptwireError as exc:
+            result.append(exc)
+        finally:
+            target.close()
+        return result[-1]
+
+    async def run_async() -> None:
+        try:
+            async for item in target.stream(prompt, vars_, timeout_ms=timeout_ms):
+                show(item, result)
+        except PromptwireError as exc:
+            result.append(exc)
+        finally:
+            await target.aclose()
+
+    if binding == "trio":
+        import trio
+
+        trio.run(run_async)
+    else:
+        import asyncio
+
+        asyncio.run(run_async())
+    return result[-1]
+
+
 def _json_default(value: Any) -> Any:
     return repr(value)
 
@@ -203,10 +248,17 @@ def cmd_call(args: argparse.Namespace) -> int:
         if args.prompt is None:
             raise UsageError("call needs --prompt TEXT (or --calls FILE.jsonl)")
         calls = [{"prompt": args.prompt, "vars": _parse_vars(args)}]
+    if args.stream and args.calls:
+        raise UsageError("--stream takes one --prompt, not --calls")
     cls = Target if args.binding == "sync" else AsyncTarget
     # Build (and validate) before any call, so config errors exit 2 with no output.
     built = cls.from_file(args.config, provider=args.provider)
-    outcomes = _run_calls(lambda: built, args.binding, calls, args.timeout_ms)
+    if args.stream:
+        sink = sys.stderr if args.json else sys.stdout
+        outcomes = [_stream_one(built, args.binding, calls[0], args.timeout_ms, sink)]
+        sink.write("\n")
+    else:
+        outcomes = _run_calls(lambda: built, args.binding, calls, args.timeout_ms)
     for call, outcome in zip(calls, outcomes, strict=True):
         if args.json:
             sys.stdout.write(json.dumps(_document(outcome), ensure_ascii=False, default=_json_default) + "\n")

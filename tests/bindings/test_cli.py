@@ -83,3 +83,20 @@ def test_demo_runs_every_example_against_the_mock() -> None:
     for label in ("openai-chat", "raw-request", "plain-text", "websocket", "websocket-stream"):
         assert label in r.stdout
     assert "Echo: Tell me about" in r.stdout
+
+
+@pytest.mark.parametrize("binding", ["sync", "asyncio", "trio"])
+def test_stream_prints_the_text_and_keeps_stdout_one_json_document(tmp_path: Path, mock: Any,
+                                                                    binding: str) -> None:
+    config = tmp_path / "sse.yaml"
+    config.write_text(f"""
+id: {mock.base_url}/v1/chat/completions
+config:
+  method: POST
+  body: {{model: m, stream: true, messages: [{{role: user, content: "{{{{prompt}}}}"}}]}}
+""")
+    r = run("call", "--config", str(config), "--prompt", "two words", "--stream", "--json", "--binding", binding)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "Echo: two words"
+    doc = json.loads(r.stdout)
+    assert doc["raw"].startswith("data: ") and "[DONE]" in doc["raw"]
