@@ -80,9 +80,10 @@ def test_readable_summary_without_json(chat_config: Path) -> None:
 def test_demo_runs_every_example_against_the_mock() -> None:
     r = run("demo")
     assert r.returncode == 0, r.stdout + r.stderr
-    for label in ("openai-chat", "raw-request", "plain-text", "websocket", "websocket-stream"):
+    for label in ("openai-chat", "raw-request", "plain-text", "websocket", "websocket-stream", "sse-stream",
+                  "oauth-retry"):
         assert label in r.stdout
-    assert "Echo: Tell me about" in r.stdout
+    assert "Echo: Tell me about" in r.stdout and "attempt 2: ok" in r.stdout
 
 
 @pytest.mark.parametrize("binding", ["sync", "asyncio", "trio"])
