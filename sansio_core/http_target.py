@@ -220,11 +220,17 @@ def _debug_info(req: PreparedRequest, transformed: Any, prompt: str, *, raw_mode
         else:
             summary = transformed
         return {"requestHeaders": headers, "transformedRequest": summary, "finalRequestBody": shown}
-    return {
+    info: dict[str, Any] = {
         "requestHeaders": headers,
         "transformedRequest": prompt if transformed is UNCHANGED else transformed,
-        "finalRequestBody": parsed,
     }
+    if req.multipart_parts is not None:
+        from .multipart import debug_summary
+
+        info["multipart"] = debug_summary(list(req.multipart_parts))
+    else:
+        info["finalRequestBody"] = parsed
+    return info
 
 
 def _timing(raw: RawResponse, start: Instant, first_delta_at: float | None, attempts: int) -> dict[str, Any]:

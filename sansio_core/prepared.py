@@ -8,6 +8,7 @@ Header names are lower-cased str, values str, in the order they will be sent;
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,9 @@ class PreparedRequest:
     headers: tuple[tuple[str, str], ...]
     body: bytes | None
     url: str  # the full URL, for messages and metadata
+    # For multipart bodies, the parts as built (``context.debug`` reports them
+    # as ``metadata.multipart`` instead of the body text).
+    multipart_parts: tuple[Any, ...] | None = None
 
     @property
     def origin(self) -> tuple[str, str, int]:

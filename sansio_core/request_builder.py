@@ -497,9 +497,11 @@ class RequestPlan:
 
         if self._multipart is not None:
             part_vars = vars if transformed_prompt is UNCHANGED else {**vars, "prompt": transformed_prompt}
-            content_type, body, _ = self._multipart.build(part_vars, rng)
+            content_type, body, parts = self._multipart.build(part_vars, rng)
             headers["content-type"] = content_type
+            multipart_parts: tuple[Any, ...] | None = tuple(parts)
         else:
+            multipart_parts = None
             body = self._render_body(vars, transformed_prompt, is_json) if self._has_body else None
         if "host" not in headers:
             headers = {"host": url.host_header, **headers}
@@ -510,6 +512,7 @@ class RequestPlan:
             port=url.effective_port,
             target=url.target,
             headers=finish_headers(headers, method, body),
+            multipart_parts=multipart_parts,
             body=body,
             url=url_for_messages(url),
         )
