@@ -152,3 +152,14 @@ def test_close_delimited_body_ends_at_eof() -> None:
     end, rec = run_against(exchange_call(request()), lambda r: ServerReply(raw=raw, close=True))
     assert isinstance(end, A.Complete) and end.response["body"] == "all of it"
     assert [a for a, _, _ in rec.steps if isinstance(a, A.Release)] == [A.Release(1, reusable=False)]
+
+
+def test_connect_timeout_is_named_and_uses_the_earlier_deadline() -> None:
+    call = exchange_call(request(), Timeouts(total_ms=60_000, connect_ms=150))
+    opened = call.next_action()
+    assert isinstance(opened, A.Open) and opened.deadline == pytest.approx(T0.mono + 0.15)
+    call.feed(E.TimedOut(opened.conn), Instant(T0.mono + 0.15, T0.wall + 0.15))
+    end = call.next_action()
+    assert isinstance(end, A.Fail) and isinstance(end.error, DeadlineExceeded)
+    assert end.error.which == "connect"
+    assert "Connect timed out after 150 ms" in str(end.error) and "example.test" in str(end.error)
