@@ -36,7 +36,17 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("call", help="call a provider from a config file",
                        description="Call one provider entry of a promptfoo-style config and print the "
-                                   "ProviderResponse.")
+                                   "ProviderResponse.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n"
+                              "  promptwire call --config promptfooconfig.yaml --provider my-api "
+                              "--prompt 'Hello' --var user=Ada\n"
+                              "  promptwire call --config target.json --calls calls.jsonl --json\n\n"
+                              "exit status: 0 success, 1 the response has an error or the call raised, "
+                              "2 usage or configuration error.\n"
+                              "environment: REQUEST_TIMEOUT_MS, PROMPTFOO_REQUEST_BACKOFF_MS, "
+                              "PROMPTFOO_RETRY_5XX, PROMPTWIRE_BINDING,\n"
+                              "  PROMPTWIRE_{CONNECT,FIRST_BYTE,IDLE}_TIMEOUT_MS (docs/cli.md).")
     c.add_argument("--config", required=True, metavar="FILE",
                    help="YAML or JSON: one provider entry, a list of them, or a promptfoo config with "
                         "`providers:`")
