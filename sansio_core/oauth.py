@@ -26,7 +26,7 @@ from .call import CallContext
 from .config import OAuthAuth
 from .errors import ConfigError, HttpStatusError, PromptwireError, RemoteProtocolError, TemplateError
 from .hooks import parse_json_or_none
-from .limits import ERROR_BODY_SNIPPET, Limits
+from .limits import DEFAULT_TIMEOUT_MS, ERROR_BODY_SNIPPET, Limits
 from .prepared import PreparedRequest
 from .prestep import StepFlow, fetch, response_text, tls_for, touch_lru
 from .request_builder import finish_headers, url_for_messages
@@ -41,6 +41,8 @@ REFRESH_BUFFER_S = 60.0
 # Lifetime assumed when the token response has no (or a zero) ``expires_in``.
 DEFAULT_LIFETIME_S = 3600.0
 PREFIX = "Failed to refresh OAuth token: "
+# How often a call waiting for another call's token fetch looks again (s).
+INFLIGHT_POLL_S = 0.01
 FORM_TYPE = "application/x-www-form-urlencoded"
 
 
@@ -75,6 +77,8 @@ class OAuthStep:
         self._scopes = scopes
         self._tls = tls
         self._cache: OrderedDict[str, _Token] = OrderedDict()
+        # Token fetches under way: credentials digest -> monotonic give-up time.
+        self._inflight: dict[str, float] = {}
 
     @classmethod
     def compile(cls, auth: OAuthAuth, engine: TemplateEngine, *, tls: A.TlsParams | None = None) -> OAuthStep:
@@ -97,17 +101,29 @@ class OAuthStep:
         del context
         creds = self._render(vars)
         key = _digest(self.grant, creds)
-        cached = self._cache.get(key)
-        if cached is not None and ctx.now.mono + REFRESH_BUFFER_S < cached.expires_at:
-            touch_lru(self._cache, key)
-            return {"token": cached.value}
+        while True:
+            cached = self._cache.get(key)
+            if cached is not None and ctx.now.mono + REFRESH_BUFFER_S < cached.expires_at:
+                touch_lru(self._cache, key)
+                return {"token": cached.value}
+            # Another call of this target is fetching the same token: wait for
+            # it instead of sending a second token request (many concurrent
+            # calls at start-up would otherwise each fetch one). If it fails
+            # or overruns, this call fetches for itself.
+            busy_until = self._inflight.get(key)
+            if busy_until is None or ctx.now.mono >= busy_until:
+                break
+            yield A.Sleep(min(busy_until, ctx.now.mono + INFLIGHT_POLL_S))
         req = self._token_request(creds)
+        self._inflight[key] = ctx.now.mono + (timeouts.total_ms or DEFAULT_TIMEOUT_MS) / 1000
         try:
             raw = yield from fetch(ctx, req, tls=tls_for(self._tls, req), timeouts=timeouts, limits=limits,
                                    policy=None)
             text, _ = response_text(raw, limits)
         except PromptwireError as err:
             raise _prefixed(err) from None
+        finally:
+            self._inflight.pop(key, None)
         if not 200 <= raw.status <= 299:
             raise HttpStatusError(f"{PREFIX}Error: OAuth token request failed with status {raw.status} "
                                   f"{raw.reason}: {_snippet(text)}", raw.status)

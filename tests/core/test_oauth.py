@@ -361,3 +361,45 @@ def run_spec_case(case: dict[str, Any]) -> None:
 @pytest.mark.parametrize("case", spec_cases("oauth_"))
 def test_spec_case(case: dict[str, Any]) -> None:
     run_spec_case(case)
+
+
+def test_concurrent_calls_share_one_token_fetch() -> None:
+    """Two calls that start together send one token request; the second waits for it."""
+    from sansio_core import actions as A
+    from sansio_core import events as E
+    from sansio_core.config import parse_provider_entry
+    from sansio_core.sources import Sources
+    from sansio_core.targets import build_target
+    from sansio_core.timebase import Instant
+
+    entry = parse_provider_entry({
+        "id": "http://api.test/chat",
+        "config": {"method": "POST", "body": {"q": "{{prompt}}"},
+                   "auth": {"type": "oauth", "grantType": "client_credentials",
+                            "tokenUrl": "http://auth.test/token", "clientId": "c", "clientSecret": "s"}},
+    })
+    target = build_target(entry, Sources(env={}))
+    t0 = Instant(100.0, 1000.0)
+    first = target.new_call("a", {}, None, now=t0, seed=1)
+    second = target.new_call("b", {}, None, now=t0, seed=2)
+    opened = first.next_action()
+    assert isinstance(opened, A.Open) and opened.host == "auth.test"
+    first.feed(E.Opened(opened.conn), t0)
+    assert isinstance(first.next_action(), A.Write)
+    waiting = second.next_action()
+    assert isinstance(waiting, A.Sleep)  # not a second token request
+    first.feed(E.Written(opened.conn), t0)
+    read = first.next_action()
+    assert isinstance(read, A.Read)
+    body = b'{"access_token":"tok-1","expires_in":3600}'
+    first.feed(E.Received(read.conn, b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)), t0)
+    assert isinstance(first.next_action(), A.Release)
+    assert isinstance(first.next_action(), A.Open)  # the API request
+    t1 = Instant(waiting.until, 1000.01)
+    second.feed(E.Woke(), t1)
+    api = second.next_action()
+    assert isinstance(api, A.Open) and api.host == "api.test"
+    second.feed(E.Opened(api.conn), t1)
+    write = second.next_action()
+    assert isinstance(write, A.Write) and b"authorization: Bearer tok-1" in write.data.lower().replace(
+        b"bearer", b"Bearer")
