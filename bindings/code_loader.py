@@ -25,7 +25,7 @@ from sansio_core.errors import ConfigError
 from sansio_core.file_auth import file_ref
 from sansio_core.hooks import PY_DEFAULT_NAMES, python_key
 from sansio_core.limits import MAX_LOAD_BYTES
-from sansio_core.sources import FILE_PREFIX, Sources, split_file_ref
+from sansio_core.sources import FILE_PREFIX, Sources, find_file_refs, split_file_ref
 
 # Where a code option sits in a config, as the key path the hooks know it by.
 _OPTION_OF_PATH = {
@@ -38,18 +38,6 @@ _OPTION_OF_PATH = {
     ("streamResponse",): "ws.streamResponse",
     ("auth", "path"): "auth.file",
 }
-
-
-def _walk(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
-    if isinstance(value, str):
-        if value.startswith(FILE_PREFIX):
-            yield path, value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            yield from _walk(item, (*path, str(key)))
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _walk(item, path)
 
 
 def _file_auth_ref(config: Mapping[str, Any]) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -117,7 +105,7 @@ def load_sources(
     base = Path(base_dir)
     files: dict[str, bytes] = {}
     python: dict[str, Callable[..., Any]] = {}
-    for key_path, ref in itertools.chain(_walk(config), _file_auth_ref(config)):
+    for key_path, ref in itertools.chain(find_file_refs(config), _file_auth_ref(config)):
         option = _OPTION_OF_PATH.get(key_path[-2:]) or _OPTION_OF_PATH.get(key_path[-1:]) or ".".join(key_path)
         if websocket and option == "transformResponse":
             option = "ws.transformResponse"

@@ -59,9 +59,6 @@ class CallContext:
         self._next_conn += 1
         return self._next_conn
 
-    def elapsed_ms(self) -> float:
-        return (self.now.mono - self.start.mono) * 1000.0
-
 
 class Call:
     """Drive with: ``a = call.next_action()``; perform it; ``call.feed(event, now)``.
@@ -156,23 +153,6 @@ class Call:
         self._pending = None
 
 
-def run_offline(call: Call, reply: Callable[[A.Action], tuple[E.Event | None, Instant]]) -> A.Action:
-    """Drive ``call`` to its end with a pure ``reply`` function (replay and fuzzing).
-
-    ``reply`` gets each action and returns the event (``None`` for actions
-    that take none) and the instant at which it happened.
-    """
-    while True:
-        action = call.next_action()
-        if isinstance(action, A.TERMINAL):
-            return action
-        event, now = reply(action)
-        if event is not None:
-            call.feed(event, now)
-        else:
-            call.context.now = now
-
-
 def expect(event: E.Event | None, *types: type[Any]) -> Any:
     """Narrow a reply inside a flow; anything else is a bug in the binding."""
     if not isinstance(event, types):
@@ -181,4 +161,4 @@ def expect(event: E.Event | None, *types: type[Any]) -> Any:
     return event
 
 
-__all__ = ["Call", "CallContext", "Flow", "expect", "run_offline"]
+__all__ = ["Call", "CallContext", "Flow", "expect"]

@@ -27,6 +27,7 @@ from .errors import (
 )
 from .limits import Limits
 from .prepared import PreparedRequest
+from .request_builder import header_bytes
 from .timeouts import AttemptClock, Timeouts
 
 SubFlow = Generator[A.Action, "E.Event | None", "RawResponse"]
@@ -64,18 +65,10 @@ class RawResponse:
     done_at: float
 
 
-def header_value_bytes(name: str, value: str) -> bytes:
-    """Header values go out as latin-1 when they can (what browsers and Node do), else UTF-8."""
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return value.encode("utf-8")
-
-
 def encode_request(conn: h11.Connection, req: PreparedRequest) -> bytes:
     """The request head and body as bytes, validated by h11 (our error on failure)."""
     try:
-        headers = [(k.encode("ascii"), header_value_bytes(k, v)) for k, v in req.headers]
+        headers = [(k.encode("ascii"), header_bytes(v)) for k, v in req.headers]
         out = conn.send(h11.Request(method=req.method.encode("ascii"), target=req.target.encode("ascii"),
                                     headers=headers))
         if req.body:
@@ -214,4 +207,4 @@ def _timeout_text(name: str, ms: float, doing: str) -> str:
     return f"{label} timed out after {ms:g} ms ({name} timeout, while {doing})"
 
 
-__all__ = ["BodyListener", "RawResponse", "ResponseHead", "encode_request", "exchange", "header_value_bytes"]
+__all__ = ["BodyListener", "RawResponse", "ResponseHead", "encode_request", "exchange"]

@@ -31,6 +31,7 @@ from .sources import Sources
 from .streaming import StreamDecoder
 from .timebase import Instant
 from .timeouts import Timeouts
+from .tls_config import tls_for
 
 
 class HttpTarget:
@@ -50,7 +51,7 @@ class HttpTarget:
         headers = config.get("headers")
         self._configured_headers = frozenset(str(k).lower() for k in headers) if isinstance(
             headers, Mapping) else frozenset()
-        self._tls = tls or A.TlsParams(server_name="")
+        self._tls = tls
         self._raw_mode = raw_mode
         self._requests = request_plan
         self._responses = response_plan
@@ -96,7 +97,7 @@ class HttpTarget:
 
     def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
                  now: Instant, seed: int, timeout_ms: float | None = None) -> Call:
-        """A fresh call; drive it with a binding (or ``run_offline`` for replay)."""
+        """A fresh call; drive it with a binding (or ``testing.run_against`` / ``testing.replay``)."""
         timeouts = self._timeouts if timeout_ms is None else self._timeouts.with_total(timeout_ms)
         ctx = CallContext(now=now, env=self._env, seed=seed)
 
@@ -142,10 +143,7 @@ class HttpTarget:
             transformed = responses.transform_request(prompt, all_vars, call_context)
         rng = ctx.rng if self._requests.uses_randomness else None
         req: PreparedRequest = self._requests.build(all_vars, transformed, call_context, rng=rng)
-        tls = self._tls if req.scheme == "https" else None
-        if tls is not None and not tls.server_name:
-            tls = A.TlsParams(req.host, tls.verify, tls.ca, tls.cert_chain, tls.key, tls.key_password,
-                              tls.ciphers, tls.min_version, tls.max_version, tls.alpn)
+        tls = tls_for(self._tls, req)
         start = ctx.now
         decoders: list[StreamDecoder] = []
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Generator, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import actions as A
@@ -30,6 +29,7 @@ from .prepared import PreparedRequest
 from .retry import Outcome, RetryPolicy
 from .sources import Sources
 from .timeouts import Timeouts
+from .tls_config import tls_for
 
 if TYPE_CHECKING:
     from .js.engine import JsEngine
@@ -77,16 +77,6 @@ def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine
         steps.append(SessionEndpointStep.compile(config.session, engine, sources, tls=tls,
                                                  max_retries=config.maxRetries, js=js))
     return steps
-
-
-def tls_for(base: A.TlsParams | None, req: PreparedRequest) -> A.TlsParams | None:
-    """The target's TLS settings for an https request of a step (SNI from its host
-    unless ``tls.servername`` is set); ``None`` for plain http."""
-    if req.scheme != "https":
-        return None
-    if base is None:
-        return A.TlsParams(server_name=req.host)
-    return base if base.server_name else replace(base, server_name=req.host)
 
 
 def response_text(raw: RawResponse, limits: Limits) -> tuple[str, dict[str, str]]:

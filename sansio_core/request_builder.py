@@ -565,22 +565,11 @@ def _check_multipart_method(method: str, error: type[ConfigError] | type[Templat
         raise TemplateError(message)
 
 
-def build_vars(prompt: Any, vars: Mapping[str, Any] | None = None,
-               evaluation_id: str | None = None) -> dict[str, Any]:
-    """Spec section 3 (first steps): ``{...vars, prompt}``, plus ``evaluationId`` when given."""
-    out = dict(vars or {})
-    out["prompt"] = prompt
-    if evaluation_id:
-        out["evaluationId"] = evaluation_id
-    return out
-
-
 __all__ = [
     "IDENTITY_HEADERS",
     "UNCHANGED",
     "USER_AGENT",
     "RequestPlan",
-    "build_vars",
     "clean_header_value",
     "content_type_is_json",
     "finish_headers",

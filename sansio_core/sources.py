@@ -2,9 +2,9 @@
 
 promptfoo configs point at files with ``file://`` strings (transform modules,
 raw requests, body values). The core cannot open files, so building a target
-is two-phase: the binding asks ``find_file_refs`` which references a config
-makes, reads them (and imports ``.py`` modules), and passes the results as a
-``Sources``. The core then resolves references from that mapping only.
+is two-phase: the binding walks the config with ``find_file_refs``, reads
+the files it names (and imports ``.py`` modules), and passes the results as
+a ``Sources``. The core then resolves references from that mapping only.
 """
 
 from __future__ import annotations
@@ -50,17 +50,18 @@ def split_file_ref(ref: str) -> tuple[str, str | None]:
     return body, None
 
 
-def find_file_refs(value: Any) -> Iterator[str]:
-    """Every ``file://`` string anywhere in a config value (keys are not searched)."""
+def find_file_refs(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every ``file://`` string anywhere in a config value, with the key path
+    that leads to it (list indexes are not part of the path; keys are not searched)."""
     if isinstance(value, str):
         if value.startswith(FILE_PREFIX):
-            yield value
+            yield path, value
     elif isinstance(value, Mapping):
-        for item in value.values():
-            yield from find_file_refs(item)
+        for key, item in value.items():
+            yield from find_file_refs(item, (*path, str(key)))
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from find_file_refs(item)
+            yield from find_file_refs(item, path)
 
 
 def resolve_path(base_dir: str, path: str) -> str:

@@ -27,13 +27,6 @@ class Instant:
         return self.mono + seconds
 
 
-def remaining(deadline: float | None, now: Instant) -> float | None:
-    """Seconds left until ``deadline`` (never negative); ``None`` means no deadline."""
-    if deadline is None:
-        return None
-    return max(0.0, deadline - now.mono)
-
-
 def earliest(*deadlines: float | None) -> float | None:
     """The nearest of several optional deadlines."""
     present = [d for d in deadlines if d is not None]

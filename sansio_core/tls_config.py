@@ -22,6 +22,8 @@ import base64
 import binascii
 import re
 from collections.abc import Sequence
+from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -30,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from .actions import TlsParams
 from .errors import ConfigError
+from .prepared import PreparedRequest
 from .sources import Sources
 
 TLS_PATH_KEYS = ("caPath", "certPath", "keyPath", "pfxPath", "jksPath")
@@ -193,4 +196,22 @@ def tls_params(config: Any, sources: Sources) -> TlsParams | None:
     )
 
 
-__all__ = ["JKS_PREFIX", "SECURE_PROTOCOLS", "TLS_PATH_KEYS", "tls_params"]
+@lru_cache(maxsize=256)
+def _with_host(base: TlsParams, host: str) -> TlsParams:
+    return replace(base, server_name=host)
+
+
+def tls_for(base: TlsParams | None, req: PreparedRequest) -> TlsParams | None:
+    """The TLS settings of one https request: SNI from its host unless
+    ``tls.servername`` is set; ``None`` for plain http. Cached per host, so a
+    call does not rebuild the settings (or miss the binding's context cache)."""
+    if req.scheme != "https":
+        return None
+    if base is None:
+        return _with_host(_DEFAULT, req.host)
+    return base if base.server_name else _with_host(base, req.host)
+
+
+_DEFAULT = TlsParams(server_name="")
+
+__all__ = ["JKS_PREFIX", "SECURE_PROTOCOLS", "TLS_PATH_KEYS", "tls_for", "tls_params"]

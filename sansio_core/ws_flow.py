@@ -225,7 +225,7 @@ class WsTarget:
         seed: int,
         timeout_ms: float | None = None,
     ) -> Call:
-        """A fresh call; drive it with a binding (or ``run_offline``)."""
+        """A fresh call; drive it with a binding (or ``ws_testing.run_ws_call`` in tests)."""
         ctx = CallContext(now=now, rng=random.Random(seed), env=self._env)
         total_ms = self._timeout_ms if timeout_ms is None else float(timeout_ms)
 

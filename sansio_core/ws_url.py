@@ -11,12 +11,12 @@ Errors never quote the URL: a templated URL may carry tokens.
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from .errors import ConfigError
+from .static_auth import basic_credentials
 from .urls import UrlError, parse_url
 
 # scheme -> (socket scheme for ``Open``, the special scheme WHATWG parses it as).
@@ -44,8 +44,7 @@ class WsUrl:
         """``Authorization`` value for userinfo in the URL, as ``ws`` sends it."""
         if not self.username and not self.password:
             return None
-        token = f"{self.username}:{self.password}".encode()
-        return "Basic " + base64.b64encode(token).decode("ascii")
+        return basic_credentials(self.username, self.password)
 
 
 def _fail(reason: str) -> ConfigError:

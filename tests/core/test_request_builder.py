@@ -92,7 +92,7 @@ def test_conformance_request(name: str) -> None:
     view = compare.apply_patch(compare.comparable_view(golden), expectation.get("patch") or [])
     provider = _substitute(case["provider"])
     files = {}
-    for ref in find_file_refs(provider.get("config", {})):
+    for _, ref in find_file_refs(provider.get("config", {})):
         path, _ = split_file_ref(ref)
         files[path] = (CASES / path).read_bytes()
     calls = case.get("calls") or [{"prompt": case.get("prompt", ""), "vars": case.get("vars") or {},

@@ -112,7 +112,7 @@ def _server(case: dict[str, Any]) -> ScriptedWsServer:
 
 def _sources(config: dict[str, Any]) -> Sources:
     files = {}
-    for ref in find_file_refs(config):
+    for _, ref in find_file_refs(config):
         path, _ = split_file_ref(ref)
         files[path] = (SUITE / "cases" / path).read_bytes()
     return Sources(files=files, base_dir=str(SUITE / "cases"))
