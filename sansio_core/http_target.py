@@ -23,7 +23,7 @@ from .http1 import RawResponse, exchange
 from .limits import Limits
 from .prepared import PreparedRequest
 from .prestep import PreStep
-from .request_builder import UNCHANGED, RequestPlan
+from .request_builder import IDENTITY_HEADERS, UNCHANGED, RequestPlan
 from .response import ProviderResponse
 from .response_builder import ResponsePlan, sanitize
 from .retry import Outcome, RetryPolicy
@@ -192,7 +192,7 @@ class HttpTarget:
 
 # Headers the transport adds on its own; promptfoo's debug metadata lists the
 # headers the provider computed, not these (unless the config set them).
-_TRANSPORT_HEADERS = frozenset({"host", "content-length", "accept", "accept-encoding", "user-agent"})
+_TRANSPORT_HEADERS = frozenset({"host", "content-length", *(name for name, _ in IDENTITY_HEADERS)})
 
 
 def _debug_info(req: PreparedRequest, transformed: Any, prompt: str, *, raw_mode: bool,
