@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from sansio_core.auth.file import file_ref
 from sansio_core.errors import ConfigError
-from sansio_core.file_auth import file_ref
 from sansio_core.hooks import PY_DEFAULT_NAMES, python_key
 from sansio_core.limits import MAX_LOAD_BYTES
 from sansio_core.sources import FILE_PREFIX, Sources, find_file_refs, split_file_ref

@@ -16,14 +16,14 @@ from typing import Any
 
 import yaml
 
-from sansio_core.config import ProviderEntry
+from sansio_core.auth.signature import file_paths as signature_file_paths
+from sansio_core.config.http import ProviderEntry
+from sansio_core.config.tls import TLS_PATH_KEYS
 from sansio_core.errors import ConfigError
+from sansio_core.http.multipart import path_sources as multipart_path_sources
 from sansio_core.limits import MAX_LOAD_BYTES
-from sansio_core.multipart import path_sources as multipart_path_sources
-from sansio_core.signature_auth import file_paths as signature_file_paths
 from sansio_core.sources import Sources, resolve_path
 from sansio_core.templating import has_tags
-from sansio_core.tls_config import TLS_PATH_KEYS
 
 
 def read_document(path: str | os.PathLike[str]) -> Any:

@@ -8,8 +8,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from sansio_core.content_coding import decoder_for
     from sansio_core.errors import PromptwireError
+    from sansio_core.streams.content_coding import decoder_for
 
 from _common import Outcome, check_chunking, split_input
 

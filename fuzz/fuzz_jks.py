@@ -13,8 +13,8 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
+    from sansio_core.auth.jks import read_keystore
     from sansio_core.errors import ConfigError
-    from sansio_core.jks import read_keystore
 
 PASSWORDS = ("changeit", "", "wrong", "p\u00e4ss\U0001f511")
 ALIASES = (None, "client", "second", "peer", "")

@@ -8,7 +8,7 @@ import atheris
 
 with atheris.instrument_imports():
     from sansio_core.errors import PromptwireError
-    from sansio_core.ndjson import JsonStreamDecoder
+    from sansio_core.streams.ndjson import JsonStreamDecoder
 
 from _common import Outcome, check_chunking, split_input
 

@@ -21,9 +21,9 @@ with atheris.instrument_imports():
     from sansio_core.errors import PromptwireError
     from sansio_core.limits import Limits
     from sansio_core.sources import Sources
+    from sansio_core.testing.ws_peer import ScriptedWsServer, run_ws_call
     from sansio_core.timebase import Instant
-    from sansio_core.ws_flow import WsTarget
-    from sansio_core.ws_testing import ScriptedWsServer, run_ws_call
+    from sansio_core.ws.flow import WsTarget
 
 from _common import Outcome, check_chunking, split_input
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .config import ProviderEntry
+from .config.http import ProviderEntry
 from .sources import Sources
 
 
@@ -14,12 +14,12 @@ def build_target(entry: ProviderEntry, sources: Sources, *,
     """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config."""
     if entry.kind == "websocket":
         from .js.engine import JsEngine
-        from .ws_flow import WsTarget
+        from .ws.flow import WsTarget
 
         js = JsEngine(env=sources.env, owner=owner)
         return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label,
                                 config_env=entry.env, js=js)
-    from .http_target import HttpTarget
+    from .http.target import HttpTarget
 
     return HttpTarget.compile(entry, sources, owner=owner)
 

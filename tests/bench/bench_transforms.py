@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sansio_core.http.response_plan import ResponsePlan
 from sansio_core.js import JSON_FROM_TEXT, Json
 from sansio_core.js.engine import FLAG_LAZY_CONTEXT, FLAG_RESPONSE_DATA
-from sansio_core.response_builder import ResponsePlan
 from sansio_core.sources import Sources
 
 BODY = json.dumps({

@@ -8,7 +8,7 @@ import pytest
 
 from bindings.code_loader import load_sources
 from sansio_core.errors import ConfigError
-from sansio_core.response_builder import ResponsePlan
+from sansio_core.http.response_plan import ResponsePlan
 
 
 def test_loads_js_and_python_relative_to_config(tmp_path: Path) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 
 from sansio_core import actions as A
 from sansio_core.call import Call, CallContext, Flow
+from sansio_core.config.timeouts import Timeouts
 from sansio_core.errors import DeadlineExceeded, TransportError
-from sansio_core.http1 import exchange
+from sansio_core.http.exchange import exchange
+from sansio_core.http.prepared import PreparedRequest
 from sansio_core.limits import Limits
-from sansio_core.prepared import PreparedRequest
 from sansio_core.response import ProviderResponse
-from sansio_core.timeouts import Timeouts
 
 
 def get(mock: Any, target: str, body: bytes | None = None, timeouts: Timeouts = Timeouts()) -> Any:

@@ -7,9 +7,9 @@ from typing import Any
 
 from bindings.api import Target
 from sansio_core.call import Call
-from sansio_core.config import parse_provider_entry
+from sansio_core.config.http import parse_provider_entry
 from sansio_core.errors import HttpStatusError
-from sansio_core.http_target import HttpTarget
+from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources
 
 _cases = itertools.count()

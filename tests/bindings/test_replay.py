@@ -10,7 +10,7 @@ from bindings.backends.sync_backend import SyncBackend
 from bindings.pool import Pool
 from sansio_core import actions as A
 from sansio_core.call import Call
-from sansio_core.testing import Recording, replay
+from sansio_core.testing.driver import Recording, replay
 from sansio_core.timebase import Instant
 
 

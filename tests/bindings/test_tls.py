@@ -12,12 +12,12 @@ import pytest
 from bindings.mock import MockServer
 from sansio_core import actions as A
 from sansio_core.call import Call, CallContext, Flow
+from sansio_core.config.timeouts import Timeouts
 from sansio_core.errors import TransportError
-from sansio_core.http1 import exchange
+from sansio_core.http.exchange import exchange
+from sansio_core.http.prepared import PreparedRequest
 from sansio_core.limits import Limits
-from sansio_core.prepared import PreparedRequest
 from sansio_core.response import ProviderResponse
-from sansio_core.timeouts import Timeouts
 
 from .certs import Pki, make_pki
 

@@ -10,7 +10,7 @@ import pytest
 from sansio_core.call import Call
 from sansio_core.errors import DeadlineExceeded, HttpStatusError, TransportError, WebSocketClosed
 from sansio_core.sources import Sources
-from sansio_core.ws_flow import WsTarget
+from sansio_core.ws.flow import WsTarget
 
 STREAM = """(acc, ev) => {
   const m = JSON.parse(ev.data);

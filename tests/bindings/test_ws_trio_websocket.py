@@ -23,7 +23,7 @@ from trio_websocket import WebSocketRequest, serve_websocket
 from sansio_core.call import Call
 from sansio_core.errors import DeadlineExceeded, WebSocketClosed
 from sansio_core.sources import Sources
-from sansio_core.ws_flow import WsTarget
+from sansio_core.ws.flow import WsTarget
 
 STREAM = ("(acc, ev) => { const m = JSON.parse(ev.data); const p = acc.output || ''; "
           "return m.done ? [{ output: p }, true] : [{ output: p + m.t }, false]; }")

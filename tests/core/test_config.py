@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sansio_core.config import (
+from sansio_core.config.http import (
     NOT_SUPPORTED_YET,
     BearerAuth,
     HttpProviderConfig,

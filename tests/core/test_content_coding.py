@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sansio_core.content_coding import decode_all, decoder_for
 from sansio_core.errors import LimitExceeded, PromptwireError, RemoteProtocolError
+from sansio_core.streams.content_coding import decode_all, decoder_for
 
 BODY = ('{"message": "decompressed ✓", "pad": "' + "abc" * 2000 + '"}').encode()
 MAX = 1 << 20

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sansio_core import actions as A
-from sansio_core.config import parse_provider_entry
+from sansio_core.config.http import parse_provider_entry
 from sansio_core.sources import Sources
 from sansio_core.targets import build_target
-from sansio_core.testing import ServerReply, run_against
+from sansio_core.testing.driver import ServerReply, run_against
 from sansio_core.timebase import Instant
 
 

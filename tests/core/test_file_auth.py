@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from sansio_core import actions as A
-from sansio_core.config import parse_provider_entry
+from sansio_core.config.http import parse_provider_entry
 from sansio_core.errors import ConfigError, TransformError
 from sansio_core.hooks import python_key
-from sansio_core.http_target import HttpTarget
+from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources
-from sansio_core.testing import SeenRequest, ServerReply, run_against
+from sansio_core.testing.driver import SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
 
 T0 = 1_700_000_000.0

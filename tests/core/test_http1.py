@@ -9,6 +9,7 @@ import pytest
 from sansio_core import actions as A
 from sansio_core import events as E
 from sansio_core.call import Call, CallContext, Flow
+from sansio_core.config.timeouts import Timeouts
 from sansio_core.errors import (
     DeadlineExceeded,
     FailureKind,
@@ -16,13 +17,12 @@ from sansio_core.errors import (
     RemoteProtocolError,
     TransportError,
 )
-from sansio_core.http1 import RawResponse, exchange
+from sansio_core.http.exchange import RawResponse, exchange
+from sansio_core.http.prepared import PreparedRequest
 from sansio_core.limits import Limits
-from sansio_core.prepared import PreparedRequest
 from sansio_core.response import ProviderResponse
-from sansio_core.testing import ServerReply, run_against
+from sansio_core.testing.driver import ServerReply, run_against
 from sansio_core.timebase import Instant
-from sansio_core.timeouts import Timeouts
 
 T0 = Instant(100.0, 1_700_000_000.0)
 

@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 
 from sansio_core import actions as A
-from sansio_core.config import parse_provider_entry
+from sansio_core.config.http import parse_provider_entry
 from sansio_core.errors import ConfigError, PromptwireError
-from sansio_core.http_target import HttpTarget
-from sansio_core.multipart import JPEG_1X1, PNG_1X1, basic_pdf, blob_type, content_type_for
+from sansio_core.http.multipart import JPEG_1X1, PNG_1X1, basic_pdf, blob_type, content_type_for
+from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources
-from sansio_core.testing import SeenRequest, ServerReply, run_against
+from sansio_core.testing.driver import SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
 
 GOLDENS = Path("/work/shared/conformance/cases")
@@ -190,7 +190,7 @@ def test_templated_get_fails_the_call() -> None:
 
 
 def test_debug_metadata_lists_fields_and_files() -> None:
-    from sansio_core.multipart import FieldPart, FilePart, debug_summary
+    from sansio_core.http.multipart import FieldPart, FilePart, debug_summary
 
     summary = debug_summary([FieldPart("q", "hi"), FieldPart("api_key", "abc"),
                              FilePart("f", "a.pdf", "application/pdf", b"123", "generated:pdf")])

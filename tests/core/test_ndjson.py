@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sansio_core.errors import LimitExceeded, PromptwireError, RemoteProtocolError
-from sansio_core.ndjson import JsonStreamDecoder
+from sansio_core.streams.ndjson import JsonStreamDecoder
 
 
 def decode(chunks: list[bytes], **kw: Any) -> list[Any]:

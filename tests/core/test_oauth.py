@@ -13,8 +13,10 @@ import yaml
 
 from sansio_core import actions as A
 from sansio_core import events as E
+from sansio_core.auth.oauth import OAuthStep
 from sansio_core.call import Call, CallContext, Flow
-from sansio_core.config import OAuthAuth, parse_provider_entry
+from sansio_core.config.http import OAuthAuth, parse_provider_entry
+from sansio_core.config.timeouts import Timeouts
 from sansio_core.errors import (
     ConfigError,
     FailureKind,
@@ -23,15 +25,13 @@ from sansio_core.errors import (
     TemplateError,
     TransportError,
 )
-from sansio_core.http_target import HttpTarget
+from sansio_core.http.target import HttpTarget
 from sansio_core.limits import Limits
-from sansio_core.oauth import OAuthStep
 from sansio_core.response import ProviderResponse
 from sansio_core.sources import Sources
 from sansio_core.templating import TemplateEngine
-from sansio_core.testing import Recording, SeenRequest, ServerReply, run_against
+from sansio_core.testing.driver import Recording, SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
-from sansio_core.timeouts import Timeouts
 
 T0 = Instant(1000.0, 1_700_000_000.0)
 BASE = "http://api.test"
@@ -367,7 +367,7 @@ def test_concurrent_calls_share_one_token_fetch() -> None:
     """Two calls that start together send one token request; the second waits for it."""
     from sansio_core import actions as A
     from sansio_core import events as E
-    from sansio_core.config import parse_provider_entry
+    from sansio_core.config.http import parse_provider_entry
     from sansio_core.sources import Sources
     from sansio_core.targets import build_target
     from sansio_core.timebase import Instant

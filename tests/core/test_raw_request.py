@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from sansio_core.config import parse_provider_entry
+from sansio_core.config.http import parse_provider_entry
 from sansio_core.errors import ConfigError, TemplateError
-from sansio_core.prepared import PreparedRequest
-from sansio_core.raw_request import RawRequestError, parse_raw_request, parse_request_line
-from sansio_core.request_builder import UNCHANGED, RequestPlan
+from sansio_core.http.prepared import PreparedRequest
+from sansio_core.http.raw_request import RawRequestError, parse_raw_request, parse_request_line
+from sansio_core.http.request_plan import UNCHANGED, RequestPlan
 from sansio_core.sources import Sources
 from sansio_core.templating import TemplateEngine
 

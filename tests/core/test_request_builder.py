@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from sansio_core.config import parse_provider_entry
+from sansio_core.config.http import parse_provider_entry
 from sansio_core.errors import ConfigError, PromptwireError, TemplateError
-from sansio_core.prepared import PreparedRequest
-from sansio_core.request_builder import UNCHANGED, USER_AGENT, RequestPlan, header_bytes
+from sansio_core.http.prepared import PreparedRequest
+from sansio_core.http.request_plan import UNCHANGED, USER_AGENT, RequestPlan, header_bytes
 from sansio_core.sources import Sources, find_file_refs, split_file_ref
 from sansio_core.templating import TemplateEngine
 

@@ -19,14 +19,14 @@ import pytest
 import yaml
 
 from sansio_core.errors import ConfigError, HttpStatusError, PromptwireError, TransformError
-from sansio_core.js.limits import JsLimits
-from sansio_core.response_builder import (
+from sansio_core.http.response_plan import (
     ResponsePlan,
     default_token_usage,
     estimate_tokens,
     header_map,
     sanitize,
 )
+from sansio_core.js.limits import JsLimits
 from sansio_core.sources import Sources
 from sansio_core.templating import TemplateEngine
 

@@ -18,7 +18,7 @@ from sansio_core.errors import (
     RetriesExhausted,
     TransportError,
 )
-from sansio_core.retry import Decision, Outcome, RetryPolicy, decide, exhausted_error, retry_hint_s
+from sansio_core.http.retry import Decision, Outcome, RetryPolicy, decide, exhausted_error, retry_hint_s
 from sansio_core.timebase import Instant
 
 NOW = Instant(mono=100.0, wall=1_700_000_000.0)

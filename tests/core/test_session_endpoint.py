@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from sansio_core import actions as A
-from sansio_core.config import parse_provider_entry
+from sansio_core.config.http import parse_provider_entry
 from sansio_core.errors import ConfigError, HttpStatusError, RemoteProtocolError
-from sansio_core.http_target import HttpTarget
+from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources
-from sansio_core.testing import Recording, SeenRequest, ServerReply, run_against
+from sansio_core.testing.driver import Recording, SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
 from tests.core.test_oauth import run_spec_case, spec_cases
 

@@ -19,11 +19,11 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
 from sansio_core import actions as A
-from sansio_core.config import parse_provider_entry
+from sansio_core.config.http import parse_provider_entry
 from sansio_core.errors import ConfigError
-from sansio_core.http_target import HttpTarget
+from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources
-from sansio_core.testing import SeenRequest, ServerReply, run_against
+from sansio_core.testing.driver import SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
 
 T0 = 1_700_000_000.0  # wall clock of the first call (seconds)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sansio_core.errors import LimitExceeded, PromptwireError
-from sansio_core.sse import SseDecoder, SseEvent
+from sansio_core.streams.sse import SseDecoder, SseEvent
 
 
 def decode(chunks: list[bytes], **kw: object) -> list[SseEvent]:

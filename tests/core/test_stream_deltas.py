@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
-from sansio_core.ndjson import JsonStreamDecoder
-from sansio_core.sse import SseDecoder, SseEvent
-from sansio_core.stream_deltas import DeltaExtractor, StreamKind, detect_kind, extractor_for, stream_framing
+from sansio_core.streams.deltas import (
+    DeltaExtractor,
+    StreamKind,
+    detect_kind,
+    extractor_for,
+    stream_framing,
+)
+from sansio_core.streams.ndjson import JsonStreamDecoder
+from sansio_core.streams.sse import SseDecoder, SseEvent
 
 
 def sse(*payloads: Any, done: bool = False, blank_lines: bool = True) -> bytes:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from sansio_core.errors import ConfigError
-from sansio_core.tools_format import convert_tool_choice, convert_tools, tool_vars, tools_vars
+from sansio_core.http.tools_format import convert_tool_choice, convert_tools, tool_vars, tools_vars
 
 CASES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases"
 WEATHER = [{"type": "function", "function": {

@@ -19,9 +19,9 @@ import yaml
 
 from sansio_core.errors import PromptwireError
 from sansio_core.sources import Sources, find_file_refs, split_file_ref
+from sansio_core.testing.ws_peer import ScriptedWsServer, run_ws_call
 from sansio_core.timebase import Instant
-from sansio_core.ws_flow import WsTarget
-from sansio_core.ws_testing import ScriptedWsServer, run_ws_call
+from sansio_core.ws.flow import WsTarget
 
 SUITE = Path("/work/shared/conformance")
 CASES = sorted(SUITE.glob("cases/ws_*.yaml")) if SUITE.exists() else []

@@ -13,11 +13,11 @@ from sansio_core import actions as A
 from sansio_core.errors import ConfigError, PromptwireError, RemoteProtocolError
 from sansio_core.limits import Limits
 from sansio_core.sources import Sources
+from sansio_core.testing.ws_peer import ScriptedWsServer, run_ws_call
 from sansio_core.timebase import Instant
-from sansio_core.ws_flow import WsTarget
-from sansio_core.ws_testing import ScriptedWsServer, run_ws_call
-from sansio_core.ws_url import parse_ws_url, redact_url
-from sansio_core.ws_wire import WsWire
+from sansio_core.ws.flow import WsTarget
+from sansio_core.ws.url import parse_ws_url, redact_url
+from sansio_core.ws.wire import WsWire
 
 
 def frame(op: int, payload: bytes, fin: bool = True) -> bytes:
@@ -71,7 +71,7 @@ def test_accept_and_close_in_one_read_send_no_message() -> None:
     from wsproto import ConnectionType, WSConnection
     from wsproto.events import AcceptConnection, CloseConnection, Request
 
-    from sansio_core.ws_wire import Accepted, Closed
+    from sansio_core.ws.wire import Accepted, Closed
 
     wire = WsWire(100)
     server = WSConnection(ConnectionType.SERVER)

@@ -1,0 +1,140 @@
+"""Steps that run before a call's request is built, with exchanges of their own.
+
+promptfoo's pipeline (spec 5.1) fetches an OAuth token (or calls the file
+auth function), signs, and calls a session endpoint before it renders the
+request; each adds vars (``token``, ``expiration``,
+``signature``/``signatureTimestamp``, ``sessionId``) and keeps a cache on the
+target (a token until its refresh buffer, a signature for 90% of its
+validity, the sessions it obtained). A step is a sub-flow: it may yield
+``Open``/``Write``/``Read``/``Load`` actions like any flow (use ``fetch``
+below, or ``http1.exchange``, for an HTTP exchange) and returns the vars it
+adds. Steps run in raw ``request:`` mode too: promptfoo resolves them before
+it branches.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Generator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .. import actions as A
+from .. import events as E
+from ..call import CallContext
+from ..config.timeouts import Timeouts
+from ..config.tls import tls_for
+from ..errors import RemoteProtocolError, TransportError
+from ..http.attempts import AttemptFlow, run_attempts
+from ..http.exchange import RawResponse, exchange
+from ..http.prepared import PreparedRequest
+from ..http.retry import Outcome, RetryPolicy
+from ..limits import Limits
+from ..sources import Sources
+
+if TYPE_CHECKING:
+    from ..js.engine import JsEngine
+
+StepFlow = Generator[A.Action, "E.Event | None", dict[str, Any]]
+FetchFlow = Generator[A.Action, "E.Event | None", RawResponse]
+
+
+class PreStep(Protocol):
+    def run(self, ctx: CallContext, vars: Mapping[str, Any], context: Mapping[str, Any],
+            timeouts: Timeouts, limits: Limits) -> StepFlow:
+        """Yield actions as needed; return the vars to add for this call."""
+        ...
+
+
+def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine | None = None) -> list[PreStep]:
+    """The pre-steps an HTTP provider entry needs, in promptfoo's order:
+    OAuth token or file auth token, signature, session endpoint.
+
+    ``js`` is the target's JavaScript engine (so a session ``responseParser``
+    shares the target's context and thread rules); one is made when absent.
+    """
+    from ..config.http import FileAuth, OAuthAuth
+    from ..config.tls import tls_params
+
+    config = entry.http
+    tls = tls_params(config, sources)
+    steps: list[PreStep] = []
+    if isinstance(config.auth, OAuthAuth):
+        from .oauth import OAuthStep
+
+        steps.append(OAuthStep.compile(config.auth, engine, tls=tls))
+    elif isinstance(config.auth, FileAuth):
+        from .file import FileAuthStep
+
+        steps.append(FileAuthStep.compile(config.auth, sources, js=js))
+    # Signatures (spec 15) come between the token and the session.
+    if config.signatureAuth is not None:
+        from .signature import SignatureStep
+
+        steps.append(SignatureStep.compile(config.signatureAuth, sources, engine))
+    if config.session is not None:
+        from .session_endpoint import SessionEndpointStep
+
+        steps.append(SessionEndpointStep.compile(config.session, engine, sources, tls=tls,
+                                                 max_retries=config.maxRetries, js=js))
+    return steps
+
+
+def response_text(raw: RawResponse, limits: Limits) -> tuple[str, dict[str, str]]:
+    """The body as text (Content-Encoding removed, UTF-8, BOM dropped) and the headers
+    as fetch shows them: lower-case names, repeats joined, coding headers gone once decoded."""
+    from ..http.response_plan import header_map
+    from ..streams.content_coding import decode_all
+
+    headers = header_map(raw.headers)
+    coding = headers.get("content-encoding")
+    body = raw.body
+    if coding and coding.strip().lower() != "identity":
+        body = decode_all(coding, body, limits.max_decoded_body)
+        headers.pop("content-encoding", None)
+        headers.pop("content-length", None)
+    text = body.decode("utf-8", "replace")
+    return (text[1:] if text.startswith("\ufeff") else text), headers
+
+
+def touch_lru(cache: OrderedDict[str, Any], key: str) -> None:
+    """Mark ``key`` most recently used if it is still there (a step's cache may be
+    shared by calls on several threads; a lost race costs a request, never a crash)."""
+    try:
+        cache.move_to_end(key)
+    except KeyError:
+        pass
+
+
+def fetch(ctx: CallContext, req: PreparedRequest, *, tls: A.TlsParams | None, timeouts: Timeouts,
+          limits: Limits, policy: RetryPolicy | None) -> FetchFlow:
+    """One request of a pre-step, with the target's retry policy (``None``: a single
+    attempt, except that a pooled connection the server had closed is tried once
+    more on a fresh one, since that request never reached the server)."""
+    if policy is None:
+        stale_retry_used = False
+        while True:
+            try:
+                got: RawResponse = yield from exchange(ctx, req, tls=tls, timeouts=timeouts, limits=limits)
+            except (TransportError, RemoteProtocolError) as err:
+                if getattr(err, "reused", False) and not getattr(err, "response_started", False) \
+                        and not stale_retry_used:
+                    stale_retry_used = True
+                    continue
+                raise
+            return got
+
+    def attempt() -> AttemptFlow[RawResponse]:
+        try:
+            got: RawResponse = yield from exchange(ctx, req, tls=tls, timeouts=timeouts, limits=limits)
+        except (TransportError, RemoteProtocolError) as err:
+            started = bool(getattr(err, "response_started", False))
+            reused = bool(getattr(err, "reused", False))
+            return Outcome.from_error(err, response_started=started, reused=reused), None, err
+        text = got.body.decode("utf-8", "replace")
+        return Outcome.response(got.status, got.reason, got.headers, text), got, None
+
+    result, _attempts = yield from run_attempts(ctx, policy, attempt)
+    return result
+
+
+__all__ = ["FetchFlow", "PreStep", "StepFlow", "compile_pre_steps", "fetch", "response_text", "tls_for", "touch_lru"]

@@ -1,0 +1,118 @@
+"""The WebSocket provider's configuration, as promptfoo's docs and code accept it.
+
+Keys keep promptfoo's camelCase spelling so a config written for promptfoo
+loads unchanged. Unknown keys are an error with a did-you-mean hint (a typo
+such as ``messageTemplat`` would otherwise be silently ignored and the call
+would fail much later). Code options (``transformResponse``,
+``streamResponse``, ``responseParser``) hold a string (JavaScript, or a
+``file://`` reference) or, for Python users, a callable.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from typing import Any, Union
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from ..errors import ConfigError
+from ..limits import DEFAULT_TIMEOUT_MS
+
+Code = Union[str, Callable[..., Any]]
+
+
+class WsConfig(BaseModel):
+    """``config:`` of a ``ws``/``wss``/``websocket`` provider entry."""
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, frozen=True)
+
+    url: str | None = None
+    messageTemplate: str
+    transformResponse: Code | None = None
+    # Deprecated spelling of transformResponse, used only when that is unset.
+    responseParser: Code | None = None
+    streamResponse: Code | None = None
+    # promptfoo: ``config.timeoutMs || REQUEST_TIMEOUT_MS || 300000``; 0 means the default.
+    timeoutMs: float | None = None
+    headers: dict[str, str] | None = None
+    protocols: str | list[str] | None = None
+    # Read by promptfoo's evaluator, not by the provider: accepted so configs
+    # load, and applied by whatever retries calls (the provider never does).
+    maxRetries: int | None = None
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _header_values(cls, value: Any) -> Any:
+        """Numbers and booleans become text, as Node's header handling does."""
+        if isinstance(value, Mapping):
+            out = {}
+            for key, item in value.items():
+                if isinstance(item, bool):
+                    item = "true" if item else "false"
+                elif isinstance(item, (int, float)):
+                    item = str(item)
+                out[key] = item
+            return out
+        return value
+
+    @field_validator("timeoutMs")
+    @classmethod
+    def _timeout(cls, value: float | None) -> float | None:
+        if value is not None and value < 0:
+            raise ValueError("must be a positive number of milliseconds (0 means the default)")
+        return value
+
+    @field_validator("transformResponse", "responseParser", "streamResponse", mode="before")
+    @classmethod
+    def _code(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str) or callable(value):
+            return value
+        raise ValueError(f"expected JavaScript source, a file:// reference or a callable, got {type(value).__name__}")
+
+    def timeout_ms(self, env: Mapping[str, str]) -> float:
+        """The effective total deadline in milliseconds."""
+        if self.timeoutMs:
+            return float(self.timeoutMs)
+        raw = env.get("REQUEST_TIMEOUT_MS", "")
+        try:
+            from_env = float(raw) if raw else 0.0
+        except ValueError:
+            raise ConfigError(f"expected a number of milliseconds, got {raw!r}", "REQUEST_TIMEOUT_MS") from None
+        return from_env if from_env > 0 else float(DEFAULT_TIMEOUT_MS)
+
+    def subprotocols(self) -> list[str]:
+        """``protocols`` split on commas and trimmed, empties dropped (promptfoo's rule)."""
+        items = [self.protocols] if isinstance(self.protocols, str) else list(self.protocols or [])
+        return [p.strip() for item in items for p in item.split(",") if p.strip()]
+
+
+def _did_you_mean(key: str) -> str:
+    close = difflib.get_close_matches(key, list(WsConfig.model_fields), n=1, cutoff=0.6)
+    if not close:
+        close = [k for k in WsConfig.model_fields if k.lower() == key.lower()]
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def load_ws_config(raw: Mapping[str, Any] | None) -> WsConfig:
+    """Validate a raw ``config`` mapping; ``ConfigError`` names the first bad key."""
+    try:
+        return WsConfig.model_validate(dict(raw or {}))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("str", "list", "function")))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(err["loc"][0])
+            raise ConfigError(
+                f"unknown option for a WebSocket provider{_did_you_mean(key)}", key
+            ) from None
+        if kind == "missing":
+            raise ConfigError(
+                "is required: the template of the message sent over the WebSocket", loc
+            ) from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(msg, loc or "config") from None
+
+
+__all__ = ["Code", "WsConfig", "load_ws_config"]

@@ -1,0 +1,59 @@
+"""The attempt loop every HTTP exchange shares: try, ask the retry policy, sleep, try again.
+
+An attempt is a sub-flow that returns ``(outcome, result, failure)``: the
+``Outcome`` the policy judges, the value to hand back when the policy accepts
+it (``None`` for a failed attempt) and the transport error, if any. The main
+request and the pre-steps' requests (session endpoint, ...) use the same
+loop, so retries, ``Sleep`` and the final error read the same everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import TypeVar
+
+from .. import actions as A
+from .. import events as E
+from ..call import CallContext
+from ..errors import PromptwireError
+from .retry import Outcome, RetryPolicy, decide, exhausted_error
+
+T = TypeVar("T")
+AttemptFlow = Generator[A.Action, "E.Event | None", tuple[Outcome, T | None, PromptwireError | None]]
+
+
+def run_attempts(
+    ctx: CallContext,
+    policy: RetryPolicy,
+    attempt: Callable[[], AttemptFlow[T]],
+    *,
+    veto: Callable[[], str | None] | None = None,
+) -> Generator[A.Action, E.Event | None, tuple[T, int]]:
+    """Run ``attempt`` until the policy accepts a result; returns it and the attempt count.
+
+    ``veto`` may forbid retrying a failed attempt (it returns the reason), e.g.
+    when part of that attempt's text already reached the caller.
+    """
+    history: list[str] = []
+    counted = 0
+    while True:
+        outcome, result, failure = yield from attempt()
+        decision = decide(policy, counted, outcome, ctx.now, ctx.rng, history=history)
+        if decision.retry:
+            why_not = veto() if veto is not None and failure is not None else None
+            if why_not:
+                raise exhausted_error(policy, [*history, f"{failure}; not retried: {why_not}"]) from failure
+            history.append(decision.reason)
+            if decision.counts:
+                counted += 1
+            if decision.delay_s > 0:
+                yield A.Sleep(ctx.now.mono + decision.delay_s)
+            continue
+        if decision.final_error is not None:
+            raise decision.final_error
+        if result is None:  # a failure the policy did not turn into an error
+            raise exhausted_error(policy, [*history, decision.reason])
+        return result, len(history) + 1
+
+
+__all__ = ["AttemptFlow", "run_attempts"]

@@ -1,0 +1,580 @@
+"""From an HTTP target's config and one call's vars to the exact request to send.
+
+``RequestPlan.compile`` does everything that depends only on the target
+(templates compiled, header names lower-cased, static URL parsed, ``file://``
+bodies loaded, load-time checks); ``RequestPlan.build`` renders what varies per
+call and returns a ``PreparedRequest``. The rules are promptfoo's (spec
+sections 4-8 and 14) with the documented divergences of ``docs/compat.md``:
+a body without ``method`` is POSTed, a string body defaults to ``text/plain``,
+a GET/HEAD with a body is a config error, an object from ``transformRequest``
+is merged over the *rendered* body, and promptwire's own identity headers
+replace ``x-promptfoo-version``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+import random
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+import yaml
+
+from .._version import __version__
+from ..auth.static import StaticAuth, url_credentials
+from ..config.http import ProviderEntry
+from ..errors import ConfigError, TemplateError
+from ..sources import FILE_PREFIX, Sources, split_file_ref
+from ..templating import ObjectTemplate, Template, TemplateEngine, js_json, js_json_parse, js_trim
+from .prepared import PreparedRequest
+from .urls import Url, UrlError, parse_url, utf8
+
+
+class _Unchanged:
+    """The prompt was not transformed (no ``transformRequest``, or it returned it as is)."""
+
+    _instance: _Unchanged | None = None
+
+    def __new__(cls) -> _Unchanged:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "UNCHANGED"
+
+
+UNCHANGED: Final = _Unchanged()
+
+USER_AGENT = f"promptwire/{__version__}"
+# What promptwire sends unless the config sets the header itself: its own
+# identity instead of promptfoo's x-promptfoo-version / user-agent: node, and
+# the encodings the response path can decode.
+IDENTITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("accept", "*/*"),
+    ("user-agent", USER_AGENT),
+    ("accept-encoding", "gzip, deflate"),
+)
+# Methods fetch normalises to upper case (Fetch Standard, "normalize a method");
+# every other method is sent exactly as rendered (``patch`` stays ``patch``).
+_NORMALIZED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
+_BODYLESS_METHODS = frozenset({"GET", "HEAD"})
+# Node sends ``content-length: 0`` for these when there is no body.
+_PAYLOAD_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_HTTP_WS = " \t\r\n"
+# RFC 9110 5.5 field-value: VCHAR, obs-text, SP and HTAB only (h11 enforces it).
+ILLEGAL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_MANAGED = frozenset({"content-length", "transfer-encoding"})
+
+GET_WITH_BODY = (
+    "a {method} request cannot have a body: remove `body`, or set `method` to POST (or another method "
+    "that takes a body)"
+)
+OBJECT_BODY_NOT_JSON = (
+    "Content-Type is not application/json, but body is an object or array. The body must be a string "
+    "if the Content-Type is not application/json."
+)
+
+
+# -- small helpers used by both request modes --------------------------------------------
+
+
+def header_bytes(value: str) -> bytes:
+    """The bytes of a header value on the wire.
+
+    Latin-1 when every character fits (so values behave as Node sends them,
+    byte for byte), else UTF-8: a non-Latin-1 character has no Latin-1 byte,
+    and UTF-8 is what servers that accept such values expect (RFC 9110 5.5
+    calls non-ASCII octets "obs-text" and leaves their meaning to the peer).
+    """
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return utf8(value)
+
+
+def normalize_method(method: str) -> str:
+    """Fetch's method normalisation: only the six standard tokens are upper-cased."""
+    upper = method.upper()
+    return upper if upper in _NORMALIZED_METHODS else method
+
+
+def check_header_name(name: str, where: str) -> str:
+    if not _TOKEN.match(name):
+        raise ConfigError(f"{name!r} is not a valid HTTP header name", where)
+    return name.lower()
+
+
+def clean_header_value(name: str, value: str) -> str:
+    """Fetch's header value normalisation, then the bytes HTTP forbids (never h11's error)."""
+    value = value.strip(_HTTP_WS)
+    if ILLEGAL_IN_VALUE.search(value):
+        raise TemplateError(
+            f"header {name!r} contains a line break or another control character after rendering; "
+            "header values must be a single line of text"
+        )
+    return value
+
+
+def json_escaped_vars(vars: Mapping[str, Any]) -> dict[str, Any]:
+    """Each top-level string var as its JSON string literal without the quotes (spec 6.3, 9.2)."""
+    return {k: (js_json(v)[1:-1] if isinstance(v, str) else v) for k, v in vars.items()}
+
+
+def encode_body(text: str) -> bytes:
+    return utf8(text)
+
+
+def finish_headers(headers: dict[str, str], method: str, body: bytes | None) -> tuple[tuple[str, str], ...]:
+    """Identity defaults unless configured, then the content-length Node would compute."""
+    for name, value in IDENTITY_HEADERS:
+        if name not in headers:
+            headers[name] = value
+    headers.pop("content-length", None)
+    if body is not None:
+        headers["content-length"] = str(len(body))
+    elif method in _PAYLOAD_METHODS:
+        headers["content-length"] = "0"
+    return tuple(headers.items())
+
+
+def url_for_messages(url: Url) -> str:
+    """The URL without credentials or fragment (never put secrets in errors)."""
+    return f"{url.scheme}://{url.host_header}{url.target}"
+
+
+def content_type_is_json(headers: Mapping[str, str]) -> bool:
+    """promptfoo's rule: any ``content-type*`` header whose value contains ``application/json``."""
+    return any(name.startswith("content-type") and "application/json" in value for name, value in headers.items())
+
+
+# -- file:// values inside a body (spec 1.5.6) ---------------------------------------------
+
+
+def load_file_value(ref: str, sources: Sources, where: str) -> Any:
+    """The content a ``file://`` body value stands for: parsed JSON/YAML, CSV records, or text."""
+    path, _ = split_file_ref(ref)
+    data = sources.files.get(path)
+    if data is None:
+        raise ConfigError(f"{ref!r} was not loaded (the binding must read it into Sources.files)", where)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{ref!r} is not UTF-8 text", where) from None
+    ext = posixpath.splitext(path)[1].lower()
+    try:
+        if ext == ".json":
+            return js_json_parse(text)
+        if ext in (".yaml", ".yml"):
+            return yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as err:
+        raise ConfigError(f"cannot parse {ref!r}: {err}", where) from None
+    if ext == ".csv":
+        rows = list(csv.DictReader(io.StringIO(text)))
+        if rows and len(rows[0]) == 1:
+            return [next(iter(row.values())) for row in rows]
+        return rows
+    return text
+
+
+def resolve_file_refs(value: Any, sources: Sources, where: str) -> Any:
+    if isinstance(value, str):
+        return load_file_value(value, sources, where) if value.startswith(FILE_PREFIX) else value
+    if isinstance(value, Mapping):
+        return {k: resolve_file_refs(v, sources, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_file_refs(v, sources, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+# -- the JSON body rules (spec 6.2 / 6.3) --------------------------------------------------
+
+
+def parse_json_strings(value: Any) -> Any:
+    """Strings (trimmed) starting with ``{`` or ``[`` that parse to an object or array become it."""
+    if isinstance(value, str):
+        head = js_trim(value)[:1]
+        if head == "{" or head == "[":
+            try:
+                parsed = js_json_parse(value)
+            except ValueError:
+                return value
+            if isinstance(parsed, (dict, list)):
+                return parsed
+        return value
+    if isinstance(value, dict):
+        return {k: parse_json_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [parse_json_strings(v) for v in value]
+    return value
+
+
+_NO_BODY = object()
+
+_Render = Callable[[Mapping[str, Any]], Any]
+
+
+def _json_tree(value: Any, engine: TemplateEngine) -> _Render | None:
+    """A renderer equal to ``parse_json_strings(compile_object(value).render(vars))``,
+    or ``None`` when ``value`` has no template (then it is used as is)."""
+    if isinstance(value, str):
+        template = engine.compile(value)
+        if not template.has_tags:
+            return None
+        render = template.render
+        return lambda vars: parse_json_strings(render(vars))
+    if isinstance(value, dict):
+        parts = [(k, v, _json_tree(v, engine)) for k, v in value.items()]
+        if all(r is None for _, _, r in parts):
+            return None
+        fixed = [(k, r if r is not None else None, parse_json_strings(v) if r is None else None)
+                 for k, v, r in parts]
+
+        def render_dict(vars: Mapping[str, Any]) -> Any:
+            return {k: (r(vars) if r is not None else static) for k, r, static in fixed}
+
+        return render_dict
+    if isinstance(value, list):
+        items = [(_json_tree(v, engine), v) for v in value]
+        if all(r is None for r, _ in items):
+            return None
+        fixed_items = [(r, parse_json_strings(v) if r is None else None) for r, v in items]
+
+        def render_list(vars: Mapping[str, Any]) -> Any:
+            return [r(vars) if r is not None else static for r, static in fixed_items]
+
+        return render_list
+    return None
+
+
+class _JsonBody:
+    """``processJsonBody``: the config body as it is sent with a JSON content type."""
+
+    __slots__ = ("_object", "_static", "_template", "_tree")
+
+    def __init__(self, body: Any, engine: TemplateEngine) -> None:
+        self._tree: Callable[[Mapping[str, Any]], Any] | None = None
+        self._template: Template | None = None
+        self._object: ObjectTemplate | None = None
+        self._static: Any = _NO_BODY
+        if isinstance(body, str):
+            try:
+                body = js_json_parse(body)
+            except ValueError:
+                pass
+            else:
+                if not isinstance(body, str):
+                    self._init_object(body, engine)
+                    return
+            self._template = engine.compile(body)
+            return
+        self._init_object(body, engine)
+
+    def _init_object(self, body: Any, engine: TemplateEngine) -> None:
+        self._object = engine.compile_object(body)
+        if not self._object.dynamic:
+            self._static = parse_json_strings(body)
+            return
+        # Hot path: render and apply the JSON-string rule in one walk that only
+        # visits templated leaves (static subtrees were processed just above).
+        self._tree = _json_tree(body, engine)
+
+    def render(self, vars: Mapping[str, Any]) -> Any:
+        if self._static is not _NO_BODY:
+            return self._static
+        if self._tree is not None:
+            return self._tree(vars)
+        if self._object is not None:
+            return parse_json_strings(self._object.render(vars))
+        assert self._template is not None
+        text = self._template.render(vars)
+        try:
+            return js_json_parse(text)
+        except ValueError:
+            pass
+        if js_trim(text)[:1] in ("{", "["):
+            try:
+                return js_json_parse(self._template.render(json_escaped_vars(vars)))
+            except ValueError:
+                pass
+        return text
+
+
+def _merge_transformed(rendered: Any, transformed: Any) -> Any:
+    """README rule: an object from transformRequest is merged over the rendered body."""
+    if isinstance(rendered, dict) and isinstance(transformed, dict):
+        return {**rendered, **transformed}
+    return transformed
+
+
+# -- the plan --------------------------------------------------------------------------------
+
+
+class RequestPlan:
+    """Everything about an HTTP target's request that does not change between calls."""
+
+    def __init__(self) -> None:
+        self._raw: Any = None
+        self._url_template: Template | None = None
+        self._static_url: Url | None = None
+        self._method_template: Template | None = None
+        self._static_method: str | None = None
+        self._headers: list[tuple[str, Template]] = []
+        self._dynamic_headers = False
+        self._static_is_json: bool | None = None
+        self._query: list[tuple[str, Template]] = []
+        self._auth: StaticAuth | None = None
+        self._body: Any = None
+        self._has_body = False
+        self._json_body: _JsonBody | None = None
+        self._text_body: Template | None = None
+        self._url_source = ""
+        self._multipart: Any = None  # a multipart.MultipartPlan for ``multipart.parts``
+
+    @classmethod
+    def compile(cls, entry: ProviderEntry, engine: TemplateEngine, sources: Sources) -> RequestPlan:
+        """Prepare a target's request; ``ConfigError`` for anything wrong that is knowable now."""
+        config = entry.http
+        plan = cls()
+        plan._auth = StaticAuth.compile(config.auth, engine)
+        try:
+            if config.request is not None:
+                from .raw_request import RawRequestPlan
+
+                plan._raw = RawRequestPlan.compile(entry, engine, sources, plan._auth)
+                return plan
+            plan._compile_structured(entry, engine, sources)
+        except TemplateError as err:
+            raise ConfigError(str(err), "config") from None
+        return plan
+
+    def _compile_structured(self, entry: ProviderEntry, engine: TemplateEngine, sources: Sources) -> None:
+        config = entry.http
+        where_url = "config.url" if config.url else "id"
+        self._url_source = entry.url_template
+        self._url_template = engine.compile(entry.url_template)
+        if not self._url_template.has_tags:
+            try:
+                self._static_url = parse_url(entry.url_template)
+            except UrlError as err:
+                raise ConfigError(f"not a valid URL ({err}): {entry.url_template!r}", where_url) from None
+
+        body = config.body
+        if isinstance(body, (str, list, dict)) and body != "":
+            body = resolve_file_refs(body, sources, "config.body")
+        self._body = body
+        self._has_body = body is not None and body != ""
+
+        if config.multipart is not None:
+            from .multipart import MultipartPlan
+
+            self._multipart = MultipartPlan.compile(config.multipart, engine, sources)
+        if config.method is not None:
+            self._method_template = engine.compile(config.method)
+            if not self._method_template.has_tags:
+                self._static_method = self._checked_method(config.method, ConfigError)
+        else:
+            self._static_method = "POST" if self._has_body or self._multipart is not None else "GET"
+        if self._multipart is not None and self._static_method is not None:
+            _check_multipart_method(self._static_method, ConfigError)
+        if self._has_body and self._static_method is not None and self._static_method.upper() in _BODYLESS_METHODS:
+            raise ConfigError(GET_WITH_BODY.format(method=self._static_method.upper()), "config.method")
+
+        # Header names are never templates; values are rendered per call.
+        merged: dict[str, Template] = {}
+        if self._has_body:
+            default_type = "application/json" if isinstance(body, (dict, list)) else "text/plain"
+            merged["content-type"] = engine.compile(default_type)
+        for raw_name, value in (config.headers or {}).items():
+            where = f"config.headers.{raw_name}"
+            name = check_header_name(raw_name, where)
+            if name in _MANAGED:
+                if name == "transfer-encoding":
+                    raise ConfigError("transfer-encoding is chosen by promptwire; remove this header", where)
+                continue  # content-length is always computed from the body
+            if name == "content-type" and self._multipart is not None:
+                continue  # spec 4.5: the multipart boundary decides it
+            merged.pop(name, None)  # the last case variant wins, in its own position
+            template = engine.compile(value)
+            if not template.has_tags:
+                try:
+                    clean_header_value(name, value)
+                except TemplateError as err:
+                    raise ConfigError(str(err), where) from None
+            merged[name] = template
+        self._headers = list(merged.items())
+        self._dynamic_headers = any(t.has_tags for _, t in self._headers)
+        if not any(t.has_tags for n, t in self._headers if n.startswith("content-type")):
+            self._static_is_json = content_type_is_json({n: t.source for n, t in self._headers})
+            if not self._static_is_json and isinstance(body, (dict, list)):
+                raise ConfigError(OBJECT_BODY_NOT_JSON, "config.body")
+
+        self._query = [(k, engine.compile(v)) for k, v in (config.queryParams or {}).items()]
+
+        if self._has_body:
+            self._json_body = _JsonBody(body, engine)
+            if isinstance(body, str):
+                self._text_body = engine.compile(body)
+
+    @staticmethod
+    def _checked_method(method: str, error: type[ConfigError] | type[TemplateError]) -> str:
+        if not _TOKEN.match(method):
+            if error is ConfigError:
+                raise ConfigError(f"{method!r} is not a valid HTTP method", "config.method")
+            raise TemplateError(f"method rendered to {method!r}, which is not a valid HTTP method")
+        return normalize_method(method)
+
+    @property
+    def uses_randomness(self) -> bool:
+        """True when ``build`` needs the call's ``rng`` (a multipart boundary)."""
+        return self._multipart is not None
+
+    @property
+    def is_raw(self) -> bool:
+        """True for a raw ``request:`` target (its results carry no ``raw`` or headers)."""
+        return self._raw is not None
+
+    # -- per call --------------------------------------------------------------------------
+
+    def build(
+        self,
+        vars: Mapping[str, Any],
+        transformed_prompt: Any = UNCHANGED,
+        context: Mapping[str, Any] | None = None,
+        *,
+        rng: random.Random | None = None,
+    ) -> PreparedRequest:
+        """The request for one call. ``vars`` already holds ``prompt``.
+
+        ``rng`` (the call's seeded randomness) draws the multipart boundary.
+
+        Raises ``TemplateError`` when rendering fails or renders something HTTP
+        forbids, ``ConfigError`` for config problems only visible per call.
+        """
+        if self._raw is not None:
+            result: PreparedRequest = self._raw.build(vars, transformed_prompt, context)
+            return result
+        method = self._static_method
+        if method is None:
+            assert self._method_template is not None
+            method = self._checked_method(self._method_template.render(vars), TemplateError)
+        if self._has_body and method.upper() in _BODYLESS_METHODS:
+            raise ConfigError(GET_WITH_BODY.format(method=method.upper()), "config.method")
+        if self._multipart is not None:
+            _check_multipart_method(method, TemplateError)
+
+        headers: dict[str, str] = {}
+        for name, template in self._headers:
+            if template.has_tags:
+                headers[name] = clean_header_value(name, template.render(vars))
+            else:
+                headers[name] = template.source.strip(_HTTP_WS)
+        auth = self._auth
+        if auth is not None:
+            pair = auth.header(vars)
+            if pair is not None:
+                headers[pair[0]] = clean_header_value(pair[0], pair[1])
+        is_json = self._static_is_json
+        if is_json is None:
+            is_json = content_type_is_json(headers)
+            if not is_json and isinstance(self._body, (dict, list)):
+                raise ConfigError(OBJECT_BODY_NOT_JSON, "config.body")
+        if context:
+            for name in ("traceparent", "tracestate"):
+                value = context.get(name)
+                if isinstance(value, str) and value:
+                    headers[name] = clean_header_value(name, value)
+
+        url = self._url(vars)
+        credentials = url_credentials(url)
+        if credentials is not None:
+            url = url.without_credentials()
+            headers.setdefault("authorization", credentials)
+
+        if self._multipart is not None:
+            part_vars = vars if transformed_prompt is UNCHANGED else {**vars, "prompt": transformed_prompt}
+            content_type, body, parts = self._multipart.build(part_vars, rng)
+            headers["content-type"] = content_type
+            multipart_parts: tuple[Any, ...] | None = tuple(parts)
+        else:
+            multipart_parts = None
+            body = self._render_body(vars, transformed_prompt, is_json) if self._has_body else None
+        if "host" not in headers:
+            headers = {"host": url.host_header, **headers}
+        return PreparedRequest(
+            method=method,
+            scheme=url.scheme,
+            host=url.connect_host,
+            port=url.effective_port,
+            target=url.target,
+            headers=finish_headers(headers, method, body),
+            multipart_parts=multipart_parts,
+            body=body,
+            url=url_for_messages(url),
+        )
+
+    def _url(self, vars: Mapping[str, Any]) -> Url:
+        url = self._static_url
+        if url is None:
+            assert self._url_template is not None
+            rendered = self._url_template.render(vars)
+            try:
+                url = parse_url(rendered)
+            except UrlError as err:
+                raise TemplateError(
+                    f"the URL template {self._url_source!r} rendered an invalid URL: {err}"
+                ) from None
+        pairs = [(name, template.render(vars)) for name, template in self._query]
+        if self._auth is not None:
+            pair = self._auth.query(vars)
+            if pair is not None:
+                pairs = [p for p in pairs if p[0] != pair[0]]
+                pairs.append(pair)
+        if pairs:
+            url = url.append_params(pairs)
+        return url
+
+    def _render_body(self, vars: Mapping[str, Any], transformed: Any, is_json: bool) -> bytes | None:
+        if is_json:
+            assert self._json_body is not None
+            if isinstance(transformed, (dict, list)):
+                value = _merge_transformed(self._json_body.render(vars), transformed)
+            else:
+                body_vars = vars if transformed is UNCHANGED else {**vars, "prompt": transformed}
+                value = self._json_body.render(body_vars)
+            if value is None:
+                return None
+            if isinstance(value, str):
+                return encode_body(value)
+            return encode_body(js_json(value))
+        body_vars = vars if transformed is UNCHANGED else {**vars, "prompt": transformed}
+        if self._text_body is None:
+            return None
+        return encode_body(js_trim(self._text_body.render(body_vars)))
+
+
+def _check_multipart_method(method: str, error: type[ConfigError] | type[TemplateError]) -> None:
+    if method.upper() in _BODYLESS_METHODS:
+        message = f"HTTP provider {method} requests cannot use multipart: set `method` to POST (the default) or PUT"
+        if error is ConfigError:
+            raise ConfigError(message, "config.method")
+        raise TemplateError(message)
+
+
+__all__ = [
+    "IDENTITY_HEADERS",
+    "UNCHANGED",
+    "USER_AGENT",
+    "RequestPlan",
+    "clean_header_value",
+    "content_type_is_json",
+    "finish_headers",
+    "header_bytes",
+    "json_escaped_vars",
+    "normalize_method",
+    "parse_json_strings",
+]

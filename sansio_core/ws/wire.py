@@ -1,0 +1,296 @@
+"""The client side of one WebSocket connection, on ``wsproto``, reduced to what a call needs.
+
+wsproto parses and frames but never replies on its own: the application must
+answer pings and echo close frames, join fragments, and tell a close frame
+from a framing error (both arrive as ``CloseConnection``). ``WsWire`` does all
+of that and hands the flow only *outcomes* — accepted, rejected, a complete
+message, closed — plus the bytes that must be written back. Every wsproto or
+h11 exception is translated here, once, into promptwire's errors, so nothing
+else ever sees a library exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.frame_protocol import CloseReason
+from wsproto.utilities import LocalProtocolError as WsLocalProtocolError
+from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
+
+from ..errors import LimitExceeded, LocalProtocolError, PromptwireError, RemoteProtocolError
+
+# Close code the client sends when it is done: an empty close payload, which
+# the server reports as 1005 "no status received" — what promptfoo's
+# ``ws.close()`` sends.
+NO_STATUS = int(CloseReason.NO_STATUS_RCVD)
+ABNORMAL = int(CloseReason.ABNORMAL_CLOSURE)
+TOO_BIG = int(CloseReason.MESSAGE_TOO_BIG)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The server switched protocols; ``subprotocol`` is what it selected."""
+
+    subprotocol: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """The server answered the upgrade with a normal HTTP response."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WsMessage:
+    """One complete message. ``text`` is set for text frames and UTF-8 binary payloads."""
+
+    payload: bytes
+    binary: bool
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """The server sent a close frame, or the connection ended without one (1006)."""
+
+    code: int
+    reason: str
+    clean: bool  # a close frame arrived (False: TCP ended first)
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The server broke the protocol or a limit, after any messages that came before.
+
+    Reported in order rather than raised, so that how bytes were split into
+    reads never changes which comes first: a complete message, or the failure.
+    """
+
+    error: PromptwireError
+
+
+Outcome = Accepted | Rejected | WsMessage | Closed | Failed
+
+
+@dataclass
+class Feed:
+    """What one ``receive`` produced: outcomes in order, and bytes to write back."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    reply: bytes = b""
+
+
+def _str_headers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
+    return tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in headers)
+
+
+class WsWire:
+    """One client connection: ``start()`` gives the handshake bytes, ``receive()`` the rest.
+
+    Not reusable: a wire lives for one call, as promptfoo opens one socket per call.
+    """
+
+    __slots__ = ("_buffer", "_buffer_binary", "_conn", "_max_message", "_offered", "_owed", "_state")
+
+    def __init__(self, max_message: int) -> None:
+        self._conn = WSConnection(ConnectionType.CLIENT)
+        self._max_message = max_message
+        self._offered: tuple[str, ...] = ()
+        self._buffer = bytearray()
+        self._buffer_binary = False
+        self._state = "new"  # new -> handshake -> open -> closed | rejected
+        # A close frame decided while failing (framing error, size limit),
+        # handed out by the next close() so the flow can still send it.
+        self._owed = b""
+
+    @property
+    def is_open(self) -> bool:
+        """True when a close frame may still be sent."""
+        return self._state == "open" and self._conn.state in (
+            ConnectionState.OPEN,
+            ConnectionState.REMOTE_CLOSING,
+        )
+
+    def start(
+        self,
+        host_header: str,
+        target: str,
+        headers: Sequence[tuple[str, bytes]],
+        subprotocols: Sequence[str],
+    ) -> bytes:
+        """The upgrade request. ``headers`` are extra (name, encoded value) pairs."""
+        self._offered = tuple(subprotocols)
+        self._state = "handshake"
+        try:
+            return self._conn.send(
+                Request(
+                    host=host_header,
+                    target=target,
+                    extra_headers=[(name.encode("ascii"), value) for name, value in headers],
+                    subprotocols=list(subprotocols),
+                )
+            )
+        except (WsLocalProtocolError, UnicodeError) as exc:
+            raise LocalProtocolError(f"cannot send the WebSocket handshake: {exc}") from None
+        except Exception as exc:  # h11 validates names/values and raises its own errors
+            raise LocalProtocolError(f"cannot send the WebSocket handshake: {exc}") from None
+
+    def send_text(self, text: str) -> bytes:
+        """One complete text message (the rendered ``messageTemplate``)."""
+        if self._state != "open" or self._conn.state is not ConnectionState.OPEN:
+            return b""
+        return self._conn.send(Message(data=text))
+
+    def close(self, code: int = NO_STATUS, reason: str = "") -> bytes:
+        """Our close frame, if one may still be sent; ``b""`` otherwise."""
+        if self._owed:
+            data, self._owed = self._owed, b""
+            return data
+        if not self.is_open:
+            return b""
+        try:
+            if code == NO_STATUS:
+                # wsproto sends an empty close payload only for the enum member itself.
+                data = self._conn.send(CloseConnection(code=CloseReason.NO_STATUS_RCVD))
+            else:
+                data = self._conn.send(CloseConnection(code=code, reason=reason or None))
+        except WsLocalProtocolError:
+            return b""
+        self._state = "closed"
+        return data
+
+    def receive(self, data: bytes) -> Feed:
+        """Feed bytes from the server (``b""`` is EOF) and collect what they mean."""
+        feed = Feed()
+        if self._state in ("closed", "rejected"):
+            return feed
+        eof = data == b""
+        if eof and self._state == "handshake":
+            self._state = "closed"
+            raise RemoteProtocolError("the server closed the connection during the WebSocket handshake")
+        try:
+            self._conn.receive_data(None if eof else data)
+            self._drain(feed)
+        except WsRemoteProtocolError as exc:
+            if self._state == "handshake":
+                raise RemoteProtocolError(f"invalid WebSocket handshake response: {exc}") from None
+            raise RemoteProtocolError(f"the server broke the WebSocket protocol: {exc}") from None
+        except WsLocalProtocolError as exc:  # pragma: no cover - guarded by _state
+            raise RemoteProtocolError(f"the server broke the WebSocket protocol: {exc}") from None
+        if eof and self._state == "open":
+            # wsproto reports EOF during the handshake as nothing at all and
+            # after it as CloseConnection(1006); make sure it is never lost.
+            self._state = "closed"
+            feed.outcomes.append(Closed(ABNORMAL, "connection dropped without a close frame", False))
+        return feed
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _drain(self, feed: Feed) -> None:
+        for event in self._conn.events():
+            if self._state in ("closed", "rejected"):
+                return
+            if isinstance(event, AcceptConnection):
+                self._accepted(event, feed)
+            elif isinstance(event, RejectConnection):
+                self._state = "rejected"
+                feed.outcomes.append(Rejected(event.status_code, _str_headers(event.headers)))
+                return
+            elif isinstance(event, RejectData):  # pragma: no cover - we stop at RejectConnection
+                continue
+            elif isinstance(event, Ping):
+                feed.reply += self._conn.send(event.response())
+            elif isinstance(event, CloseConnection):
+                self._closed(event, feed)
+                return
+            elif isinstance(event, (TextMessage, BytesMessage)):
+                self._fragment(event, feed)
+            # Pong: nothing to do, we never ping.
+
+    def _accepted(self, event: AcceptConnection, feed: Feed) -> None:
+        selected = event.subprotocol
+        if self._offered and selected is None:
+            raise RemoteProtocolError(
+                "WebSocket handshake failed: the server selected no subprotocol "
+                f"(offered: {', '.join(self._offered)})"
+            )
+        self._state = "open"
+        feed.outcomes.append(Accepted(selected))
+
+    def _closed(self, event: CloseConnection, feed: Feed) -> None:
+        code = int(event.code)
+        reason = event.reason or ""
+        if self._conn.state is ConnectionState.OPEN:
+            # wsproto turns a framing error into a CloseConnection without
+            # changing state: it is *our* verdict on the server's bytes.
+            self._owed = self.close(code, reason[:100])
+            feed.outcomes.append(
+                Failed(RemoteProtocolError(f"the server broke the WebSocket protocol: {reason} (close code {code})"))
+            )
+            return
+        if self._conn.state is ConnectionState.CLOSED:
+            # wsproto's stand-in for EOF (code 1006): receive() reports it once.
+            return
+        if self._conn.state is ConnectionState.REMOTE_CLOSING:
+            feed.reply += self._conn.send(event.response())
+        self._state = "closed"
+        feed.outcomes.append(Closed(code, reason, True))
+
+    def _fragment(self, event: TextMessage | BytesMessage, feed: Feed) -> None:
+        chunk = event.data.encode("utf-8") if isinstance(event, TextMessage) else bytes(event.data)
+        if not self._buffer:
+            self._buffer_binary = isinstance(event, BytesMessage)
+        if len(self._buffer) + len(chunk) > self._max_message:
+            self._owed = self.close(TOO_BIG, "message too big")
+            self._buffer.clear()
+            feed.outcomes.append(Failed(LimitExceeded(
+                f"a WebSocket message exceeded {self._max_message} bytes (limits.MAX_WS_MESSAGE); "
+                "the connection was closed with code 1009"
+            )))
+            return
+        self._buffer += chunk
+        if not event.message_finished:
+            return
+        payload = bytes(self._buffer)
+        self._buffer.clear()
+        binary = self._buffer_binary
+        if binary:
+            try:
+                text: str | None = payload.decode("utf-8")
+            except UnicodeDecodeError:
+                text = None
+        else:
+            text = payload.decode("utf-8")
+        feed.outcomes.append(WsMessage(payload, binary, text))
+
+
+__all__ = [
+    "ABNORMAL",
+    "NO_STATUS",
+    "TOO_BIG",
+    "Accepted",
+    "Closed",
+    "Failed",
+    "Feed",
+    "Outcome",
+    "Rejected",
+    "WsMessage",
+    "WsWire",
+]
+
