@@ -25,7 +25,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy --strict sansio_core
 	$(BIN)/python ../shared/tools/check_purity.py sansio_core
-	$(BIN)/python -m bindings._unasync --check
+	$(BIN)/python -m promptwire._unasync --check
 
 conformance: $(BIN)/.installed
 	cd ../shared/conformance && PROMPTWIRE=$(CURDIR)/$(BIN)/promptwire \

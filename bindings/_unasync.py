@@ -1,7 +1,7 @@
 """Generate the sync driver from the async one (httpcore's unasync model).
 
-    python -m bindings._unasync          # rewrite bindings/_sync/*.py
-    python -m bindings._unasync --check  # fail if they differ, or a rule went unused
+    python -m promptwire._unasync          # rewrite bindings/_sync/*.py
+    python -m promptwire._unasync --check  # fail if they differ, or a rule went unused
 
 Ordered, whole-word substitutions; every rule must fire at least once, so a
 rule that no longer matches anything is noticed instead of rotting.
@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
         print(f"unasync: rules that matched nothing: {unused}")
         return 1
     if stale:
-        print(f"unasync: out of date, run `python -m bindings._unasync`: {stale}")
+        print(f"unasync: out of date, run `python -m promptwire._unasync`: {stale}")
         return 1
     return 0
 

@@ -1,6 +1,6 @@
 """The Python API: build a target once from a config, call it many times.
 
-    from bindings.api import Target
+    from .api import Target
     target = Target.from_file("promptfooconfig.yaml", provider="my-api")
     response = target.call("Hello", vars={"name": "Ada"})
     print(response.output)

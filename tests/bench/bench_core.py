@@ -12,8 +12,8 @@ import time
 
 from _server import RESPONSE
 from bench_http import PROMPT, promptwire_config
+from promptwire.api import build_core_target, select_entry
 
-from bindings.api import build_core_target, select_entry
 from sansio_core import actions as A
 from sansio_core import events as E
 from sansio_core.timebase import Instant

@@ -82,7 +82,7 @@ def bench_httpx(port: int, n: int, conc: int) -> Result:
 
 
 def bench_pw_asyncio(port: int, n: int, conc: int) -> Result:
-    from bindings.api import AsyncTarget
+    from promptwire.api import AsyncTarget
 
     target = AsyncTarget.from_config(promptwire_config(port))
 
@@ -99,8 +99,7 @@ def bench_pw_asyncio(port: int, n: int, conc: int) -> Result:
 
 def bench_pw_trio(port: int, n: int, conc: int) -> Result:
     import trio
-
-    from bindings.api import AsyncTarget
+    from promptwire.api import AsyncTarget
 
     target = AsyncTarget.from_config(promptwire_config(port))
 
@@ -118,7 +117,7 @@ def bench_pw_trio(port: int, n: int, conc: int) -> Result:
 
 
 def bench_pw_sync(port: int, n: int, conc: int) -> Result:
-    from bindings.api import Target
+    from promptwire.api import Target
 
     target = Target.from_config(promptwire_config(port))
 
@@ -141,9 +140,10 @@ def bench_pw_sync(port: int, n: int, conc: int) -> Result:
 def bench_pw_bare(port: int, n: int, conc: int) -> Result:
     """The asyncio binding and driver alone: a canned flow (no templating, h11 or
     transform), to show what the I/O layer costs next to aiohttp's whole stack."""
-    from bindings._async import driver
-    from bindings.backends.asyncio_backend import AsyncioBackend
-    from bindings.pool import Pool
+    from promptwire._async import driver
+    from promptwire.backends.asyncio_backend import AsyncioBackend
+    from promptwire.pool import Pool
+
     from sansio_core import actions as A
     from sansio_core.call import Call, CallContext, Flow
     from sansio_core.response import ProviderResponse

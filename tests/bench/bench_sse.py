@@ -89,7 +89,7 @@ def bench_httpx_sync(port: int, n: int, expect: str) -> Result:
 
 
 def bench_pw_asyncio(port: int, n: int, expect: str) -> Result:
-    from bindings.api import AsyncTarget
+    from promptwire.api import AsyncTarget
 
     target = AsyncTarget.from_config(promptwire_config(port))
 
@@ -104,8 +104,7 @@ def bench_pw_asyncio(port: int, n: int, expect: str) -> Result:
 
 def bench_pw_trio(port: int, n: int, expect: str) -> Result:
     import trio
-
-    from bindings.api import AsyncTarget
+    from promptwire.api import AsyncTarget
 
     target = AsyncTarget.from_config(promptwire_config(port))
 
@@ -119,7 +118,7 @@ def bench_pw_trio(port: int, n: int, expect: str) -> Result:
 
 
 def bench_pw_sync(port: int, n: int, expect: str) -> Result:
-    from bindings.api import Target
+    from promptwire.api import Target
 
     target = Target.from_config(promptwire_config(port))
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 import trio
+from promptwire._async import driver as async_driver
+from promptwire._sync import driver as sync_driver
+from promptwire.backends.asyncio_backend import AsyncioBackend
+from promptwire.backends.sync_backend import SyncBackend
+from promptwire.backends.trio_backend import TrioBackend
+from promptwire.mock import MockServer
+from promptwire.pool import Pool
 
-from bindings._async import driver as async_driver
-from bindings._sync import driver as sync_driver
-from bindings.backends.asyncio_backend import AsyncioBackend
-from bindings.backends.sync_backend import SyncBackend
-from bindings.backends.trio_backend import TrioBackend
-from bindings.mock import MockServer
-from bindings.pool import Pool
 from sansio_core.call import Call
 
 BINDINGS = ["sync", "asyncio", "trio"]

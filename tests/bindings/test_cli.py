@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-CLI = [sys.executable, "-m", "bindings"]
+CLI = [sys.executable, "-m", "promptwire"]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

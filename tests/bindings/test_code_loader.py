@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from promptwire.code_loader import load_sources
 
-from bindings.code_loader import load_sources
 from sansio_core.errors import ConfigError
 from sansio_core.http.response_plan import ResponsePlan
 

@@ -94,7 +94,7 @@ def test_sleep_and_cancel_free_actions(runner: Any) -> None:
 
 
 def test_config_timeout_ms_bounds_each_attempt(mock: Any) -> None:
-    from bindings.api import Target
+    from promptwire.api import Target
 
     target = Target.from_config({"id": f"{mock.base_url}/slow?delay_ms=3000",
                                  "config": {"method": "GET", "timeoutMs": 250, "maxRetries": 0}}, env={})

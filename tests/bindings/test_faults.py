@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 import trio
+from promptwire.api import AsyncTarget, Target
+from promptwire.mock import MockServer
 
-from bindings.api import AsyncTarget, Target
-from bindings.mock import MockServer
 from sansio_core.errors import DeadlineExceeded, HttpStatusError, PromptwireError, RetriesExhausted
 from sansio_core.response import ProviderResponse
 

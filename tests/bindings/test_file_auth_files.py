@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from promptwire.api import Target
+from promptwire.mock import MockServer
 
-from bindings.api import Target
-from bindings.mock import MockServer
 from sansio_core.errors import ConfigError
 
 AUTH_JS = """

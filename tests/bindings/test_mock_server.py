@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from promptwire.mock import MockServer, NotLoopbackError, main_mock, serve
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
     AcceptConnection,
@@ -36,8 +37,6 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
-
-from bindings.mock import MockServer, NotLoopbackError, main_mock, serve
 
 TIMEOUT = 5.0
 
@@ -462,7 +461,7 @@ def test_cli_reports_a_busy_port(server: MockServer, capsys: pytest.CaptureFixtu
 
 
 def test_cli_prints_the_url_and_stops_on_ctrl_c() -> None:
-    code = "import sys; from bindings.mock import main_mock; sys.exit(main_mock(['--port', '0']))"
+    code = "import sys; from promptwire.mock import main_mock; sys.exit(main_mock(['--port', '0']))"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:

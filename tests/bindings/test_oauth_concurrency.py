@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 import trio
-
-from bindings.api import AsyncTarget, Target
+from promptwire.api import AsyncTarget, Target
 
 
 def config(mock: Any, client: str) -> dict[str, Any]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from bindings.api import Target
+from promptwire.api import Target
+
 from sansio_core.call import Call
 from sansio_core.config.http import parse_provider_entry
 from sansio_core.errors import HttpStatusError

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bindings._sync import driver
-from bindings.api import build_core_target, select_entry
-from bindings.backends.sync_backend import SyncBackend
-from bindings.pool import Pool
+from promptwire._sync import driver
+from promptwire.api import build_core_target, select_entry
+from promptwire.backends.sync_backend import SyncBackend
+from promptwire.pool import Pool
+
 from sansio_core import actions as A
 from sansio_core.call import Call
 from sansio_core.testing.driver import Recording, replay

@@ -20,9 +20,9 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
+from promptwire.api import AsyncTarget, Target
+from promptwire.mock import MockServer
 
-from bindings.api import AsyncTarget, Target
-from bindings.mock import MockServer
 from sansio_core.errors import ConfigError
 
 KEYS = Path("/work/shared/conformance/cases/keys")

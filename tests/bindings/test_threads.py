@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from bindings.api import Target
+from promptwire.api import Target
 
 
 def test_many_threads_share_one_target(mock: Any) -> None:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from promptwire.mock import MockServer
 
-from bindings.mock import MockServer
 from sansio_core import actions as A
 from sansio_core.call import Call, CallContext, Flow
 from sansio_core.config.timeouts import Timeouts

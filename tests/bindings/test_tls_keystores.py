@@ -28,9 +28,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from promptwire.api import AsyncTarget, Target
+from promptwire.mock import MockServer
 
-from bindings.api import AsyncTarget, Target
-from bindings.mock import MockServer
 from sansio_core.errors import ConfigError, PromptwireError, TransportError
 
 from .certs import Pki, make_pki

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-
-from bindings.api import Target
+from promptwire.api import Target
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "websocket.md"
 BLOCK = re.compile(r"```(yaml|js|python)\n(.*?)```", re.S)
