@@ -383,7 +383,30 @@ def compile_hook(
     return hook
 
 
+def compile_ws_hook(option: str, value: Any, sources: Sources, js: JsEngine) -> Hook | None:
+    """Compile ``transformResponse`` / ``responseParser`` (called with ``data, context``) or
+    ``streamResponse`` (``accumulator, data, context``); ``None`` when the option is unset.
+
+    Every form ``sansio_core.hooks`` knows is accepted: expressions, statement
+    bodies, any function form, ``file://`` JavaScript or Python, callables.
+    promptfoo only evaluates a ``transformResponse`` string as ``return <expr>``
+    (ws-provider-spec 6.5); a function string or ``file://`` works here too.
+    """
+    if value is None or value == "":
+        return None
+    spec = "ws.streamResponse" if option == "streamResponse" else "ws.transformResponse"
+    try:
+        compiled = compile_hook(spec, value, sources=sources, js=js)
+    except ConfigError as err:
+        if err.path == option:
+            raise
+        # hooks names the option transformResponse; keep the spelling the config used.
+        raise ConfigError(err.message.removeprefix(f"{err.path}: "), option) from None
+    return compiled
+
+
 __all__ = [
+    "compile_ws_hook",
     "PY_DEFAULT_NAMES",
     "SPECS",
     "CompiledTemplate",

@@ -6,20 +6,20 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from .config.http import ProviderEntry
+from .http.target import HttpTarget
+from .js.engine import JsEngine
 from .sources import Sources
+from .ws.flow import WsTarget
 
 
 def build_target(entry: ProviderEntry, sources: Sources, *,
                  owner: Callable[[], Hashable] | None = None) -> Any:
     """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config."""
     if entry.kind == "websocket":
-        from .js.engine import JsEngine
-        from .ws.flow import WsTarget
 
         js = JsEngine(env=sources.env, owner=owner)
         return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label,
                                 config_env=entry.env, js=js)
-    from .http.target import HttpTarget
 
     return HttpTarget.compile(entry, sources, owner=owner)
 

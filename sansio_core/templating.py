@@ -20,9 +20,6 @@ option once and the hot path only calls ``Template.render``.
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -33,6 +30,7 @@ from jinja2 import exceptions as jexc
 from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import PromptwireError, TemplateError
+from .js.jsvalue import js_json, js_json_parse, js_key, js_string, js_trim
 from .limits import MAX_RENDERED_TEMPLATE, MAX_TEMPLATE_CACHE
 
 TAG_MARKERS = ("{{", "{%", "{#")
@@ -54,257 +52,6 @@ def has_tags(source: str) -> bool:
     return "{" in source and any(marker in source for marker in TAG_MARKERS)
 
 
-# -- JavaScript value conversion ---------------------------------------------------------
-
-
-def js_number(value: float | int) -> str:
-    """ECMAScript ``Number::toString`` (shortest round-trip digits, JS exponent rules)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if value != value:
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    if value == 0:
-        return "0"
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    magnitude = abs(value)
-    if 1e-4 <= magnitude < 1e16:
-        # Python's repr is already plain decimal here, with the same shortest digits as JS.
-        return repr(value)
-    text = repr(value)
-    sign = ""
-    if text[0] == "-":
-        sign, text = "-", text[1:]
-    mantissa, _, exp_text = text.partition("e")
-    exponent = int(exp_text) if exp_text else 0
-    int_part, _, frac_part = mantissa.partition(".")
-    stripped_int = int_part.lstrip("0")
-    if stripped_int:
-        point = len(stripped_int) + exponent
-    else:
-        point = exponent - (len(frac_part) - len(frac_part.lstrip("0")))
-    digits = (int_part + frac_part).strip("0")
-    k = len(digits)
-    n = point
-    if k <= n <= 21:
-        out = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        out = digits[:n] + "." + digits[n:]
-    elif -6 < n <= 0:
-        out = "0." + "0" * (-n) + digits
-    else:
-        e = n - 1
-        out = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if e >= 0 else "-") + str(abs(e))
-    return sign + out
-
-
-def _is_undefined(value: Any) -> bool:
-    return isinstance(value, Undefined)
-
-
-def js_string(value: Any) -> str:
-    """JavaScript ``String(value)`` as Nunjucks prints it (null/undefined print as ``""``)."""
-    if isinstance(value, str):
-        return value
-    if value is None or isinstance(value, Undefined):
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return js_number(value)
-    if isinstance(value, (list, tuple)):
-        return ",".join("" if item is None or isinstance(item, Undefined) else _array_item(item) for item in value)
-    if isinstance(value, Mapping):
-        return "[object Object]"
-    if isinstance(value, (_dt.datetime, _dt.date)):
-        return _js_iso(value)
-    return str(value)
-
-
-def _array_item(value: Any) -> str:
-    # Array.prototype.join prints nested arrays flattened the same way.
-    return js_string(value)
-
-
-def _js_iso(value: _dt.date) -> str:
-    """``Date.prototype.toJSON`` for YAML timestamps (UTC, milliseconds, ``Z``)."""
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(_dt.UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
-    return value.strftime("%Y-%m-%dT00:00:00.000Z")
-
-
-def _js_key(key: Any) -> str:
-    if isinstance(key, str):
-        return key
-    if key is None:
-        return "null"
-    return js_string(key)
-
-
-def _is_array_index(key: str) -> bool:
-    return key.isdigit() and key.isascii() and (key == "0" or key[0] != "0") and int(key) < 2**32 - 1
-
-
-def _js_items(obj: Mapping[Any, Any]) -> list[tuple[str, Any]]:
-    """Own enumerable properties in JavaScript order: array indexes ascending, then insertion order."""
-    items = [(_js_key(k), v) for k, v in obj.items()]
-    if any(k[:1].isdigit() for k, _ in items):
-        index = sorted(((k, v) for k, v in items if _is_array_index(k)), key=lambda kv: int(kv[0]))
-        if index:
-            items = index + [(k, v) for k, v in items if not _is_array_index(k)]
-    return items
-
-
-_dump_str = json.JSONEncoder(ensure_ascii=False).encode
-
-
-def _omitted(value: Any) -> bool:
-    """Values JSON.stringify drops from objects (undefined, functions)."""
-    return isinstance(value, Undefined) or (callable(value) and not isinstance(value, type))
-
-
-def _encode(value: Any, out: list[str], indent: str | None, level: int) -> None:
-    if isinstance(value, str):
-        out.append(_dump_str(value))
-    elif value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, int):
-        out.append(str(value))
-    elif isinstance(value, float):
-        out.append(js_number(value) if math.isfinite(value) else "null")
-    elif isinstance(value, Mapping):
-        items = [(k, v) for k, v in _js_items(value) if not _omitted(v)]
-        if not items:
-            out.append("{}")
-            return
-        if indent is None:
-            out.append("{")
-            first = True
-            for k, v in items:
-                if not first:
-                    out.append(",")
-                first = False
-                out.append(_dump_str(k))
-                out.append(":")
-                _encode(v, out, None, 0)
-            out.append("}")
-        else:
-            inner = "\n" + indent * (level + 1)
-            out.append("{")
-            first = True
-            for k, v in items:
-                out.append(inner if first else "," + inner)
-                first = False
-                out.append(_dump_str(k))
-                out.append(": ")
-                _encode(v, out, indent, level + 1)
-            out.append("\n" + indent * level + "}")
-    elif isinstance(value, (list, tuple)):
-        if not value:
-            out.append("[]")
-            return
-        inner = "" if indent is None else "\n" + indent * (level + 1)
-        out.append("[")
-        for i, item in enumerate(value):
-            if i:
-                out.append(",")
-            out.append(inner)
-            if _omitted(item):
-                out.append("null")
-            else:
-                _encode(item, out, indent, level + 1)
-        if indent is not None:
-            out.append("\n" + indent * level)
-        out.append("]")
-    elif isinstance(value, (_dt.datetime, _dt.date)):
-        out.append(_dump_str(_js_iso(value)))
-    elif isinstance(value, bytes):
-        out.append(_dump_str(value.decode("utf-8", "replace")))
-    else:
-        out.append(_dump_str(str(value)))
-
-
-_dump_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
-
-
-def _plain(value: Any) -> bool:
-    """True when ``json.dumps`` prints ``value`` exactly as ``JSON.stringify`` would:
-    only str keys that are not array indexes, no undefined, and floats in the
-    range where Python's repr and JavaScript's number printing coincide."""
-    t = type(value)
-    if t is str or t is int or t is bool or value is None:
-        return True
-    if t is float:
-        a = abs(value)
-        return (1e-4 <= a < 1e16 and not value.is_integer())
-    if t is dict:
-        for k, v in value.items():
-            if type(k) is not str or (k[:1].isdigit() and _is_array_index(k)) or not _plain(v):
-                return False
-        return True
-    if t is list:
-        return all(_plain(v) for v in value)
-    return False
-
-
-def js_json(value: Any, indent: int | str | None = None) -> str:
-    """``JSON.stringify(value, null, indent)``: compact, key order kept, non-ASCII unescaped.
-
-    Numbers print as JavaScript prints them (``1.0`` -> ``1``, NaN -> ``null``),
-    integer-like object keys come first as in JS objects, undefined values are
-    dropped from objects and become ``null`` in arrays. A top-level undefined
-    gives ``""`` (JSON.stringify returns undefined, which renders empty).
-    """
-    if indent is None and _plain(value):
-        # Hot path (every JSON request body): when Python's C encoder and
-        # JSON.stringify agree on every value, use the C encoder.
-        return _dump_compact(value)
-    if _omitted(value):
-        return ""
-    pad: str | None
-    if indent is None or indent == 0 or indent == "":
-        pad = None
-    elif isinstance(indent, str):
-        pad = indent[:10]
-    else:
-        pad = " " * max(0, min(10, int(indent)))
-        if not pad:
-            pad = None
-    out: list[str] = []
-    _encode(value, out, pad, 0)
-    return "".join(out)
-
-
-def js_trim(text: str) -> str:
-    """``String.prototype.trim`` (JS whitespace, which differs from ``str.strip`` at the edges)."""
-    return text.strip(JS_WHITESPACE)
-
-
-JS_WHITESPACE = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
-    "\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-
-
-def js_json_parse(text: str) -> Any:
-    """``JSON.parse``: raises ValueError on anything JSON does not allow (no NaN/Infinity)."""
-    return json.loads(text, parse_constant=_reject_constant)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 # -- the Nunjucks flavour of jinja -------------------------------------------------------
 
 
@@ -323,8 +70,16 @@ class JsUndefined(ChainableUndefined):
         return "undefined"
 
 
-def _finalize(value: Any) -> str:
+def print_value(value: Any) -> str:
+    """How Nunjucks prints a value: JavaScript ``String()``, except that null and
+    undefined print as ``""``."""
+    if value is None or isinstance(value, Undefined):
+        return ""
     return js_string(value)
+
+
+def _finalize(value: Any) -> str:
+    return print_value(value)
 
 
 def _f_dump(value: Any, indent: int | str | None = None) -> Any:
@@ -334,14 +89,14 @@ def _f_dump(value: Any, indent: int | str | None = None) -> Any:
 
 
 def _f_load(value: Any) -> Any:
-    return js_json_parse(js_string(value))
+    return js_json_parse(print_value(value))
 
 
 _URI_COMPONENT_SAFE = "-_.!~*'()"
 
 
 def _encode_uri_component(value: Any) -> str:
-    return quote(js_string(value), safe=_URI_COMPONENT_SAFE)
+    return quote(print_value(value), safe=_URI_COMPONENT_SAFE)
 
 
 def _f_urlencode(value: Any) -> str:
@@ -367,7 +122,7 @@ def _f_join(value: Any, d: str = "", attribute: Any = None) -> str:
     if attribute is not None:
         items = [item.get(attribute) if isinstance(item, Mapping) else getattr(item, str(attribute), None)
                  for item in items]
-    return js_string(d).join("" if item is None or isinstance(item, Undefined) else js_string(item)
+    return print_value(d).join("" if item is None or isinstance(item, Undefined) else print_value(item)
                              for item in items)
 
 
@@ -376,16 +131,16 @@ _ESCAPE_TABLE = str.maketrans(_ESCAPES)
 
 
 def _f_escape(value: Any) -> str:
-    return js_string(value).translate(_ESCAPE_TABLE)
+    return print_value(value).translate(_ESCAPE_TABLE)
 
 
 def _f_nl2br(value: Any) -> str:
-    return js_string(value).replace("\r\n", "<br />\n").replace("\n", "<br />\n")
+    return print_value(value).replace("\r\n", "<br />\n").replace("\n", "<br />\n")
 
 
 def _string_filter(fn: Callable[[str], str]) -> Callable[[Any], str]:
     def apply(value: Any) -> str:
-        return fn(js_string(value))
+        return fn(print_value(value))
 
     return apply
 
@@ -419,7 +174,7 @@ class NunjucksEnvironment(SandboxedEnvironment):
                 pass
             if not isinstance(argument, str):
                 try:
-                    return obj[_js_key(argument)]
+                    return obj[js_key(argument)]
                 except (KeyError, TypeError):
                     pass
             return self.undefined(obj=obj, name=argument)
@@ -447,7 +202,7 @@ def _make_environment(env_global: Mapping[str, Any]) -> NunjucksEnvironment:
             "load": _f_load,
             "urlencode": _f_urlencode,
             "join": _f_join,
-            "string": js_string,
+            "string": print_value,
             "escape": _f_escape,
             "e": _f_escape,
             "forceescape": _f_escape,
@@ -562,7 +317,7 @@ class Template:
             if value is None or isinstance(value, Undefined):
                 return ""
             value = environment.getattr(value, attr)
-        return js_string(value)
+        return print_value(value)
 
 
 _MISSING = object()
@@ -702,16 +457,11 @@ class TemplateEngine:
 
 
 __all__ = [
-    "JS_WHITESPACE",
     "JsUndefined",
     "ObjectTemplate",
     "Template",
     "TemplateEngine",
     "env_flag",
     "has_tags",
-    "js_json",
-    "js_json_parse",
-    "js_number",
-    "js_string",
-    "js_trim",
+    "print_value",
 ]

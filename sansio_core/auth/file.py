@@ -28,7 +28,7 @@ from ..config.http import FileAuth
 from ..config.timeouts import Timeouts
 from ..errors import ConfigError, TransformError
 from ..hooks import Hook, compile_hook
-from ..js.engine import UNDEFINED
+from ..js.engine import UNDEFINED, JsEngine
 from ..limits import MAX_FILE_AUTH_TOKENS, Limits
 from ..sources import FILE_PREFIX, Sources
 from .prestep import StepFlow, touch_lru
@@ -82,7 +82,6 @@ class FileAuthStep:
         if ref == FILE_PREFIX:
             raise ConfigError("auth.path is empty; give the auth file's path", "config.auth.path")
         if js is None:
-            from ..js.engine import JsEngine
 
             js = JsEngine(env=sources.env)
         try:

@@ -27,8 +27,8 @@ from ..config.http import OAuthAuth
 from ..config.timeouts import Timeouts
 from ..errors import ConfigError, HttpStatusError, PromptwireError, RemoteProtocolError, TemplateError
 from ..hooks import parse_json_or_none
+from ..http.message import finish_headers, url_for_messages
 from ..http.prepared import PreparedRequest
-from ..http.request_plan import finish_headers, url_for_messages
 from ..http.urls import UrlError, parse_url, serialize_query
 from ..limits import DEFAULT_TIMEOUT_MS, ERROR_BODY_SNIPPET, Limits
 from ..templating import Template, TemplateEngine

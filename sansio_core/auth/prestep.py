@@ -6,8 +6,8 @@ request; each adds vars (``token``, ``expiration``,
 ``signature``/``signatureTimestamp``, ``sessionId``) and keeps a cache on the
 target (a token until its refresh buffer, a signature for 90% of its
 validity, the sessions it obtained). A step is a sub-flow: it may yield
-``Open``/``Write``/``Read``/``Load`` actions like any flow (use ``fetch``
-below, or ``http1.exchange``, for an HTTP exchange) and returns the vars it
+``Open``/``Write``/``Read`` actions like any flow (use ``fetch``
+below, or ``http.exchange.exchange``, for an HTTP exchange) and returns the vars it
 adds. Steps run in raw ``request:`` mode too: promptfoo resolves them before
 it branches.
 """
@@ -27,12 +27,13 @@ from ..errors import RemoteProtocolError, TransportError
 from ..http.attempts import AttemptFlow, run_attempts
 from ..http.exchange import RawResponse, exchange
 from ..http.prepared import PreparedRequest
+from ..http.response_plan import header_map
 from ..http.retry import Outcome, RetryPolicy
 from ..limits import Limits
-from ..sources import Sources
+from ..streams.content_coding import decode_all
 
 if TYPE_CHECKING:
-    from ..js.engine import JsEngine
+    pass
 
 StepFlow = Generator[A.Action, "E.Event | None", dict[str, Any]]
 FetchFlow = Generator[A.Action, "E.Event | None", RawResponse]
@@ -45,46 +46,9 @@ class PreStep(Protocol):
         ...
 
 
-def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine | None = None) -> list[PreStep]:
-    """The pre-steps an HTTP provider entry needs, in promptfoo's order:
-    OAuth token or file auth token, signature, session endpoint.
-
-    ``js`` is the target's JavaScript engine (so a session ``responseParser``
-    shares the target's context and thread rules); one is made when absent.
-    """
-    from ..config.http import FileAuth, OAuthAuth
-    from ..config.tls import tls_params
-
-    config = entry.http
-    tls = tls_params(config, sources)
-    steps: list[PreStep] = []
-    if isinstance(config.auth, OAuthAuth):
-        from .oauth import OAuthStep
-
-        steps.append(OAuthStep.compile(config.auth, engine, tls=tls))
-    elif isinstance(config.auth, FileAuth):
-        from .file import FileAuthStep
-
-        steps.append(FileAuthStep.compile(config.auth, sources, js=js))
-    # Signatures (spec 15) come between the token and the session.
-    if config.signatureAuth is not None:
-        from .signature import SignatureStep
-
-        steps.append(SignatureStep.compile(config.signatureAuth, sources, engine))
-    if config.session is not None:
-        from .session_endpoint import SessionEndpointStep
-
-        steps.append(SessionEndpointStep.compile(config.session, engine, sources, tls=tls,
-                                                 max_retries=config.maxRetries, js=js))
-    return steps
-
-
 def response_text(raw: RawResponse, limits: Limits) -> tuple[str, dict[str, str]]:
     """The body as text (Content-Encoding removed, UTF-8, BOM dropped) and the headers
     as fetch shows them: lower-case names, repeats joined, coding headers gone once decoded."""
-    from ..http.response_plan import header_map
-    from ..streams.content_coding import decode_all
-
     headers = header_map(raw.headers)
     coding = headers.get("content-encoding")
     body = raw.body
@@ -137,4 +101,4 @@ def fetch(ctx: CallContext, req: PreparedRequest, *, tls: A.TlsParams | None, ti
     return result
 
 
-__all__ = ["FetchFlow", "PreStep", "StepFlow", "compile_pre_steps", "fetch", "response_text", "tls_for", "touch_lru"]
+__all__ = ["FetchFlow", "PreStep", "StepFlow", "fetch", "response_text", "tls_for", "touch_lru"]

@@ -21,13 +21,16 @@ from ..config.http import SessionEndpoint
 from ..config.timeouts import Timeouts
 from ..errors import ConfigError, HttpStatusError, RemoteProtocolError, TemplateError, TransformError
 from ..hooks import Hook, compile_hook, parse_json_or_none
+from ..http.message import check_header_name, clean_header_value, finish_headers, url_for_messages
 from ..http.prepared import PreparedRequest
-from ..http.request_plan import check_header_name, clean_header_value, finish_headers, url_for_messages
+from ..http.response_plan import sanitize
 from ..http.retry import RetryPolicy
 from ..http.urls import UrlError, parse_url, utf8
+from ..js.engine import JsEngine, Json
+from ..js.jsvalue import js_json, js_truthy
 from ..limits import ERROR_BODY_SNIPPET, Limits
 from ..sources import Sources
-from ..templating import ObjectTemplate, Template, TemplateEngine, js_json
+from ..templating import ObjectTemplate, Template, TemplateEngine
 from .prestep import StepFlow, fetch, response_text, tls_for, touch_lru
 from .static import url_credentials
 
@@ -61,7 +64,6 @@ class SessionEndpointStep:
                 js: JsEngine | None = None) -> SessionEndpointStep:
         """Raises ``ConfigError`` naming the ``session`` key that cannot work."""
         if js is None:
-            from ..js.engine import JsEngine
 
             js = JsEngine(env=sources.env)
         parser = compile_hook(OPTION, session.responseParser, sources=sources, js=js)
@@ -106,7 +108,6 @@ class SessionEndpointStep:
         body = parsed if parsed is not None else text
         session_id = self._parse(headers, body)
         if session_id is None:
-            from ..http.response_plan import sanitize
 
             raise RemoteProtocolError("Session endpoint did not return a session ID. Response: "
                                       + _snippet(js_json(sanitize(body))))
@@ -124,8 +125,6 @@ class SessionEndpointStep:
 
     def _parse(self, headers: Mapping[str, str], body: Any) -> Any:
         """The parser's truthy result, else None."""
-        from ..http.response_plan import js_truthy
-        from ..js.engine import Json
 
         data = {"headers": dict(headers), "body": body}
         hook = self._parser

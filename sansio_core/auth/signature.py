@@ -38,6 +38,7 @@ from ..errors import ConfigError, PromptwireError
 from ..limits import MAX_SIGNATURE_CACHE, Limits
 from ..sources import Sources, resolve_path
 from ..templating import Template, TemplateEngine
+from .jks import private_key
 from .prestep import StepFlow
 
 SigningKey = Union[
@@ -328,7 +329,6 @@ JKS_PASSWORD_REQUIRED = (
 
 def _jks_key(cfg: SignatureAuth, sources: Sources, engine: TemplateEngine) -> SigningKey:
     """The key of ``keyAlias`` (default: the first private key entry) in a JKS keystore."""
-    from .jks import private_key
 
     password = (_secret(cfg.keystorePassword, engine) or _secret(cfg.certificatePassword, engine)
                 or sources.env.get("PROMPTFOO_JKS_PASSWORD"))

@@ -31,9 +31,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from ..actions import TlsParams
+from ..auth.jks import private_key
 from ..errors import ConfigError
 from ..http.prepared import PreparedRequest
 from ..sources import Sources
+from ..templating import TemplateEngine, has_tags
 
 TLS_PATH_KEYS = ("caPath", "certPath", "keyPath", "pfxPath", "jksPath")
 JKS_PREFIX = "Failed to load JKS certificate: "
@@ -80,7 +82,6 @@ def _passphrase(tls: Any, sources: Sources, value: str | None) -> str | None:
     """A password option, with ``{{env.X}}`` rendered (the docs' example)."""
     if not value:
         return None
-    from ..templating import TemplateEngine, has_tags
 
     if has_tags(value):
         value = TemplateEngine.from_env(sources.env).compile(value).render({})
@@ -122,7 +123,6 @@ def _from_pfx(tls: Any, sources: Sources, passphrase: str | None) -> tuple[bytes
 
 
 def _from_jks(tls: Any, sources: Sources, passphrase: str | None) -> tuple[bytes, bytes]:
-    from ..auth.jks import private_key
 
     if tls.jksContent is not None:
         where = "tls.jksContent"

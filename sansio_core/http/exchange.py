@@ -27,8 +27,8 @@ from ..errors import (
     TransportError,
 )
 from ..limits import Limits
+from .message import header_bytes
 from .prepared import PreparedRequest
-from .request_plan import header_bytes
 
 SubFlow = Generator[A.Action, "E.Event | None", "RawResponse"]
 # Receives each decoded chunk of the body as it arrives and returns text

@@ -28,9 +28,11 @@ from typing import Any
 
 from ..config.http import GeneratedSource, Multipart, MultipartField, MultipartFile, PathSource
 from ..errors import ConfigError, LimitExceeded, TemplateError
+from ..js.jsvalue import js_trim
 from ..limits import MAX_MULTIPART_BODY
 from ..sources import FILE_PREFIX, Sources, split_file_ref
-from ..templating import Template, TemplateEngine, js_string, js_trim
+from ..templating import Template, TemplateEngine, print_value
+from .response_plan import REDACTED, is_secret_name, sanitize
 from .urls import utf8
 
 DEFAULT_DOCUMENT_TEXT = "Promptfoo generated document for multipart HTTP target testing."
@@ -198,7 +200,7 @@ class _CompiledField:
 
     def __init__(self, spec: MultipartField, engine: TemplateEngine) -> None:
         self.name = engine.compile(spec.name)
-        self.value = engine.compile(js_string(spec.value))
+        self.value = engine.compile(print_value(spec.value))
 
     def render(self, vars: Mapping[str, Any]) -> Part:
         return FieldPart(self.name.render(vars), self.value.render(vars))
@@ -305,7 +307,6 @@ def path_sources(multipart: Any) -> list[str]:
 
 def debug_summary(parts: list[Part]) -> dict[str, Any]:
     """``metadata.multipart`` for ``context.debug`` (spec 17.5), secrets redacted."""
-    from .response_plan import REDACTED, is_secret_name, sanitize
 
     fields = [{"field": p.name, "value": REDACTED if is_secret_name(p.name) else sanitize(p.value)}
               for p in parts if isinstance(p, FieldPart)]

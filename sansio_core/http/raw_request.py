@@ -22,11 +22,11 @@ from typing import Any
 from ..auth.static import StaticAuth
 from ..config.http import ProviderEntry
 from ..errors import ConfigError, TemplateError
+from ..js.jsvalue import js_trim
 from ..limits import MAX_RAW_REQUEST_HEADERS, MAX_RENDERED_TEMPLATE
 from ..sources import FILE_PREFIX, Sources, split_file_ref
-from ..templating import Template, TemplateEngine, js_trim
-from .prepared import PreparedRequest
-from .request_plan import (
+from ..templating import Template, TemplateEngine
+from .message import (
     ILLEGAL_IN_VALUE,
     UNCHANGED,
     clean_header_value,
@@ -34,6 +34,7 @@ from .request_plan import (
     json_escaped_vars,
     url_for_messages,
 )
+from .prepared import PreparedRequest
 from .urls import Url, UrlError, parse_url, utf8
 
 # Node's http.METHODS (v20): the request line's method must be one of these, exactly.

@@ -17,140 +17,41 @@ import csv
 import io
 import posixpath
 import random
-import re
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Any
 
 import yaml
 
-from .._version import __version__
 from ..auth.static import StaticAuth, url_credentials
 from ..config.http import ProviderEntry
 from ..errors import ConfigError, TemplateError
+from ..js.jsvalue import js_json, js_json_parse, js_trim
 from ..sources import FILE_PREFIX, Sources, split_file_ref
-from ..templating import ObjectTemplate, Template, TemplateEngine, js_json, js_json_parse, js_trim
+from ..templating import ObjectTemplate, Template, TemplateEngine
+from .message import (
+    BODYLESS_METHODS,
+    GET_WITH_BODY,
+    HTTP_WS,
+    IDENTITY_HEADERS,
+    MANAGED_HEADERS,
+    OBJECT_BODY_NOT_JSON,
+    TOKEN,
+    UNCHANGED,
+    USER_AGENT,
+    check_header_name,
+    clean_header_value,
+    content_type_is_json,
+    encode_body,
+    finish_headers,
+    header_bytes,
+    json_escaped_vars,
+    normalize_method,
+    url_for_messages,
+)
+from .multipart import MultipartPlan
 from .prepared import PreparedRequest
-from .urls import Url, UrlError, parse_url, utf8
-
-
-class _Unchanged:
-    """The prompt was not transformed (no ``transformRequest``, or it returned it as is)."""
-
-    _instance: _Unchanged | None = None
-
-    def __new__(cls) -> _Unchanged:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "UNCHANGED"
-
-
-UNCHANGED: Final = _Unchanged()
-
-USER_AGENT = f"promptwire/{__version__}"
-# What promptwire sends unless the config sets the header itself: its own
-# identity instead of promptfoo's x-promptfoo-version / user-agent: node, and
-# the encodings the response path can decode.
-IDENTITY_HEADERS: tuple[tuple[str, str], ...] = (
-    ("accept", "*/*"),
-    ("user-agent", USER_AGENT),
-    ("accept-encoding", "gzip, deflate"),
-)
-# Methods fetch normalises to upper case (Fetch Standard, "normalize a method");
-# every other method is sent exactly as rendered (``patch`` stays ``patch``).
-_NORMALIZED_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"})
-_BODYLESS_METHODS = frozenset({"GET", "HEAD"})
-# Node sends ``content-length: 0`` for these when there is no body.
-_PAYLOAD_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
-_HTTP_WS = " \t\r\n"
-# RFC 9110 5.5 field-value: VCHAR, obs-text, SP and HTAB only (h11 enforces it).
-ILLEGAL_IN_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_MANAGED = frozenset({"content-length", "transfer-encoding"})
-
-GET_WITH_BODY = (
-    "a {method} request cannot have a body: remove `body`, or set `method` to POST (or another method "
-    "that takes a body)"
-)
-OBJECT_BODY_NOT_JSON = (
-    "Content-Type is not application/json, but body is an object or array. The body must be a string "
-    "if the Content-Type is not application/json."
-)
-
-
-# -- small helpers used by both request modes --------------------------------------------
-
-
-def header_bytes(value: str) -> bytes:
-    """The bytes of a header value on the wire.
-
-    Latin-1 when every character fits (so values behave as Node sends them,
-    byte for byte), else UTF-8: a non-Latin-1 character has no Latin-1 byte,
-    and UTF-8 is what servers that accept such values expect (RFC 9110 5.5
-    calls non-ASCII octets "obs-text" and leaves their meaning to the peer).
-    """
-    try:
-        return value.encode("latin-1")
-    except UnicodeEncodeError:
-        return utf8(value)
-
-
-def normalize_method(method: str) -> str:
-    """Fetch's method normalisation: only the six standard tokens are upper-cased."""
-    upper = method.upper()
-    return upper if upper in _NORMALIZED_METHODS else method
-
-
-def check_header_name(name: str, where: str) -> str:
-    if not _TOKEN.match(name):
-        raise ConfigError(f"{name!r} is not a valid HTTP header name", where)
-    return name.lower()
-
-
-def clean_header_value(name: str, value: str) -> str:
-    """Fetch's header value normalisation, then the bytes HTTP forbids (never h11's error)."""
-    value = value.strip(_HTTP_WS)
-    if ILLEGAL_IN_VALUE.search(value):
-        raise TemplateError(
-            f"header {name!r} contains a line break or another control character after rendering; "
-            "header values must be a single line of text"
-        )
-    return value
-
-
-def json_escaped_vars(vars: Mapping[str, Any]) -> dict[str, Any]:
-    """Each top-level string var as its JSON string literal without the quotes (spec 6.3, 9.2)."""
-    return {k: (js_json(v)[1:-1] if isinstance(v, str) else v) for k, v in vars.items()}
-
-
-def encode_body(text: str) -> bytes:
-    return utf8(text)
-
-
-def finish_headers(headers: dict[str, str], method: str, body: bytes | None) -> tuple[tuple[str, str], ...]:
-    """Identity defaults unless configured, then the content-length Node would compute."""
-    for name, value in IDENTITY_HEADERS:
-        if name not in headers:
-            headers[name] = value
-    headers.pop("content-length", None)
-    if body is not None:
-        headers["content-length"] = str(len(body))
-    elif method in _PAYLOAD_METHODS:
-        headers["content-length"] = "0"
-    return tuple(headers.items())
-
-
-def url_for_messages(url: Url) -> str:
-    """The URL without credentials or fragment (never put secrets in errors)."""
-    return f"{url.scheme}://{url.host_header}{url.target}"
-
-
-def content_type_is_json(headers: Mapping[str, str]) -> bool:
-    """promptfoo's rule: any ``content-type*`` header whose value contains ``application/json``."""
-    return any(name.startswith("content-type") and "application/json" in value for name, value in headers.items())
-
+from .raw_request import RawRequestPlan
+from .urls import Url, UrlError, parse_url
 
 # -- file:// values inside a body (spec 1.5.6) ---------------------------------------------
 
@@ -343,7 +244,6 @@ class RequestPlan:
         plan._auth = StaticAuth.compile(config.auth, engine)
         try:
             if config.request is not None:
-                from .raw_request import RawRequestPlan
 
                 plan._raw = RawRequestPlan.compile(entry, engine, sources, plan._auth)
                 return plan
@@ -370,7 +270,6 @@ class RequestPlan:
         self._has_body = body is not None and body != ""
 
         if config.multipart is not None:
-            from .multipart import MultipartPlan
 
             self._multipart = MultipartPlan.compile(config.multipart, engine, sources)
         if config.method is not None:
@@ -381,7 +280,7 @@ class RequestPlan:
             self._static_method = "POST" if self._has_body or self._multipart is not None else "GET"
         if self._multipart is not None and self._static_method is not None:
             _check_multipart_method(self._static_method, ConfigError)
-        if self._has_body and self._static_method is not None and self._static_method.upper() in _BODYLESS_METHODS:
+        if self._has_body and self._static_method is not None and self._static_method.upper() in BODYLESS_METHODS:
             raise ConfigError(GET_WITH_BODY.format(method=self._static_method.upper()), "config.method")
 
         # Header names are never templates; values are rendered per call.
@@ -392,7 +291,7 @@ class RequestPlan:
         for raw_name, value in (config.headers or {}).items():
             where = f"config.headers.{raw_name}"
             name = check_header_name(raw_name, where)
-            if name in _MANAGED:
+            if name in MANAGED_HEADERS:
                 if name == "transfer-encoding":
                     raise ConfigError("transfer-encoding is chosen by promptwire; remove this header", where)
                 continue  # content-length is always computed from the body
@@ -422,7 +321,7 @@ class RequestPlan:
 
     @staticmethod
     def _checked_method(method: str, error: type[ConfigError] | type[TemplateError]) -> str:
-        if not _TOKEN.match(method):
+        if not TOKEN.match(method):
             if error is ConfigError:
                 raise ConfigError(f"{method!r} is not a valid HTTP method", "config.method")
             raise TemplateError(f"method rendered to {method!r}, which is not a valid HTTP method")
@@ -462,7 +361,7 @@ class RequestPlan:
         if method is None:
             assert self._method_template is not None
             method = self._checked_method(self._method_template.render(vars), TemplateError)
-        if self._has_body and method.upper() in _BODYLESS_METHODS:
+        if self._has_body and method.upper() in BODYLESS_METHODS:
             raise ConfigError(GET_WITH_BODY.format(method=method.upper()), "config.method")
         if self._multipart is not None:
             _check_multipart_method(method, TemplateError)
@@ -472,7 +371,7 @@ class RequestPlan:
             if template.has_tags:
                 headers[name] = clean_header_value(name, template.render(vars))
             else:
-                headers[name] = template.source.strip(_HTTP_WS)
+                headers[name] = template.source.strip(HTTP_WS)
         auth = self._auth
         if auth is not None:
             pair = auth.header(vars)
@@ -558,7 +457,7 @@ class RequestPlan:
 
 
 def _check_multipart_method(method: str, error: type[ConfigError] | type[TemplateError]) -> None:
-    if method.upper() in _BODYLESS_METHODS:
+    if method.upper() in BODYLESS_METHODS:
         message = f"HTTP provider {method} requests cannot use multipart: set `method` to POST (the default) or PUT"
         if error is ConfigError:
             raise ConfigError(message, "config.method")

@@ -29,8 +29,9 @@ from typing import Any
 
 from .. import limits as _L
 from ..errors import ConfigError, HttpStatusError, TransformError
-from ..hooks import Hook, HookResult, TemplateEngine, compile_hook, parse_json_or_none
+from ..hooks import Hook, TemplateEngine, compile_hook, parse_json_or_none
 from ..js.engine import FLAG_LAZY_CONTEXT, FLAG_RESPONSE_DATA, JSON_FROM_TEXT, UNDEFINED, JsEngine, Json
+from ..js.jsvalue import js_truthy, normalize_result
 from ..js.limits import JsLimits
 from ..response import ProviderResponse
 from ..sources import Sources
@@ -105,32 +106,6 @@ def header_map(headers: Sequence[tuple[str, str]] | Mapping[str, str]) -> dict[s
         key = name.lower()
         merged[key] = f"{merged[key]},{value}" if key in merged else value
     return dict(sorted(merged.items()))
-
-
-def js_truthy(value: Any) -> bool:
-    """JavaScript truthiness of a crossed value (NaN and undefined are falsy)."""
-    if value is UNDEFINED or value is None:
-        return False
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    if isinstance(value, (dict, list)):
-        return True
-    return bool(value)
-
-
-def normalize_result(result: HookResult) -> dict[str, Any]:
-    """promptfoo's ``normalizeResponseTransformResult``, with ``Error`` values as errors.
-
-    An absent output stays absent (no ``output`` key) so callers can tell
-    "nothing" from ``null``/``0``/``false``/``""``.
-    """
-    if result.is_error:
-        return {"error": result.value}
-    if result.provider_shaped and isinstance(result.value, dict):
-        return {k: v for k, v in result.value.items() if v is not UNDEFINED}
-    if result.value is UNDEFINED:
-        return {}
-    return {"output": result.value}
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,7 +371,5 @@ __all__ = [
     "estimate_tokens",
     "header_map",
     "is_secret_name",
-    "js_truthy",
-    "normalize_result",
     "sanitize",
 ]

@@ -17,21 +17,26 @@ from typing import Any
 
 from .. import actions as A
 from ..auth.prestep import PreStep
+from ..auth.steps import compile_pre_steps
 from ..call import Call, CallContext, Flow
 from ..config.timeouts import Timeouts
-from ..config.tls import tls_for
+from ..config.tls import tls_for, tls_params
 from ..errors import RemoteProtocolError, TransportError
 from ..limits import Limits
 from ..response import ProviderResponse
 from ..sources import Sources
 from ..streams.http_stream import StreamDecoder
+from ..templating import TemplateEngine
 from ..timebase import Instant
 from .attempts import AttemptFlow, run_attempts
 from .exchange import RawResponse, exchange
+from .message import IDENTITY_HEADERS, UNCHANGED
+from .multipart import debug_summary
 from .prepared import PreparedRequest
-from .request_plan import IDENTITY_HEADERS, UNCHANGED, RequestPlan
+from .request_plan import RequestPlan
 from .response_plan import ResponsePlan, sanitize
 from .retry import Outcome, RetryPolicy
+from .tools_format import tools_vars
 
 
 class HttpTarget:
@@ -70,10 +75,6 @@ class HttpTarget:
     def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None) -> HttpTarget:
         """``owner`` (e.g. ``threading.get_ident``, passed by a binding) gives each
         thread its own JavaScript context; without it a target has one owner."""
-        from ..auth.prestep import compile_pre_steps
-        from ..config.tls import tls_params
-        from ..templating import TemplateEngine
-        from .tools_format import tools_vars
 
         config = entry.config
         env = sources.env
@@ -121,7 +122,6 @@ class HttpTarget:
         prompt_info = context.get("prompt")
         prompt_config = prompt_info.get("config") if isinstance(prompt_info, Mapping) else None
         if prompt_config:
-            from .tools_format import tools_vars
 
             out.update(tools_vars(self._config, prompt_config))
         else:
@@ -223,7 +223,6 @@ def _debug_info(req: PreparedRequest, transformed: Any, prompt: str, *, raw_mode
         "transformedRequest": prompt if transformed is UNCHANGED else transformed,
     }
     if req.multipart_parts is not None:
-        from .multipart import debug_summary
 
         info["multipart"] = debug_summary(list(req.multipart_parts))
     else:

@@ -29,28 +29,9 @@ from typing import Any, Final
 import quickjs
 
 from ..errors import TransformError
+from .jsvalue import UNDEFINED
 from .limits import JsLimits
 from .prelude import PRELUDE
-
-
-class _Undefined:
-    """JavaScript ``undefined``: the value is absent. Falsy; a singleton."""
-
-    _instance: _Undefined | None = None
-
-    def __new__(cls) -> _Undefined:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return "UNDEFINED"
-
-
-UNDEFINED: Final = _Undefined()
 
 
 class JsError(TransformError):

@@ -39,12 +39,15 @@ from ..errors import (
     TransportError,
     WebSocketClosed,
 )
+from ..hooks import Hook, HookResult, compile_ws_hook
 from ..js.engine import UNDEFINED, JsEngine
+from ..js.jsvalue import is_undefined, js_string, normalize_result
+from ..js.jsvalue import js_truthy as truthy
 from ..limits import READ_CHUNK, WS_CLOSE_GRACE, Limits
 from ..response import ProviderResponse
 from ..sources import Sources
+from ..templating import TemplateEngine
 from ..timebase import Instant
-from .hooks import Hook, HookResult, compile_ws_hook, is_undefined, js_string, truthy
 from .url import WsUrl, parse_ws_url, redact_url
 from .wire import ABNORMAL, Accepted, Closed, Failed, Feed, Rejected, WsMessage, WsWire
 
@@ -101,16 +104,6 @@ def message_event(msg: WsMessage) -> dict[str, Any]:
     """``data`` for ``streamResponse``: the MessageEvent shape (payload in ``.data``)."""
     payload: Any = msg.text if msg.text is not None else buffer_json(msg.payload)
     return {"type": "message", "data": payload, "isBinary": msg.binary}
-
-
-def normalize_result(result: HookResult) -> dict[str, Any]:
-    """promptfoo's normaliser: an object with ``output``/``error`` (even undefined ones) is
-    the response, anything else becomes ``{output}``; a returned ``Error`` is an error."""
-    if result.is_error:
-        return {"error": result.value}
-    if result.provider_shaped and isinstance(result.value, dict):
-        return dict(result.value)
-    return {"output": result.value}
 
 
 def _clean(response: dict[str, Any]) -> ProviderResponse:
@@ -172,7 +165,6 @@ class WsTarget:
         ``config_env`` is the entry's ``env:`` (overlaid on ``env`` for templates);
         ``js`` lets a binding share a JavaScript engine with an owner per thread.
         """
-        from ..templating import TemplateEngine
 
         env = dict(sources.env if env is None else env)
         config = load_ws_config(raw_config)
@@ -550,5 +542,4 @@ __all__ = [
     "is_ws_id",
     "message_data",
     "message_event",
-    "normalize_result",
 ]

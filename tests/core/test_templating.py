@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from sansio_core.errors import TemplateError
-from sansio_core.templating import TemplateEngine, js_json, js_number, js_string, js_trim
+from sansio_core.js.jsvalue import js_json, js_number, js_trim
+from sansio_core.templating import TemplateEngine, print_value
 
 ENGINE = TemplateEngine({"HOME_VAR": "from-env"}, config_env={"CFG": "from-config"})
 
@@ -28,7 +29,7 @@ def render(source: str, **vars: Any) -> str:
     ],
 )
 def test_values_print_like_javascript_string(value: Any, text: str) -> None:
-    assert js_string(value) == text
+    assert print_value(value) == text
     assert render("{{ v }}", v=value) == text
 
 

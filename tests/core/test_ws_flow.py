@@ -25,7 +25,7 @@ from sansio_core.sources import Sources
 from sansio_core.testing.ws_peer import ScriptedWsServer, WsRun, run_ws_call
 from sansio_core.timebase import Instant
 from sansio_core.ws.flow import TargetReportedError, WsTarget
-from sansio_core.ws.hooks import UNDEFINED
+from sansio_core.js.jsvalue import UNDEFINED
 
 URL = "ws://127.0.0.1:8765/ws"
 T0 = Instant(mono=100.0, wall=1_700_000_000.0)
