@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from sansio_core.call import Call
-from sansio_core.config.http import ProviderEntry, provider_entries
+from sansio_core.config.provider import ProviderEntry, provider_entries
 from sansio_core.errors import ConfigError
 from sansio_core.response import ProviderResponse
 from sansio_core.targets import build_target

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sansio_core.config.http import provider_entries
+from sansio_core.config.provider import provider_entries
 from sansio_core.errors import PromptwireError
 from sansio_core.templating import TemplateEngine
 

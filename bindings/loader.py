@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from sansio_core.auth.signature import file_paths as signature_file_paths
-from sansio_core.config.http import ProviderEntry
+from sansio_core.config.provider import ProviderEntry
 from sansio_core.config.tls import TLS_PATH_KEYS
 from sansio_core.errors import ConfigError
 from sansio_core.http.multipart import path_sources as multipart_path_sources

@@ -17,7 +17,7 @@ import atheris
 with atheris.instrument_imports():
     import h11
 
-    from sansio_core.config.http import parse_provider_entry
+    from sansio_core.config.provider import parse_provider_entry
     from sansio_core.errors import ConfigError, TemplateError
     from sansio_core.http.request_plan import RequestPlan, header_bytes
     from sansio_core.sources import Sources

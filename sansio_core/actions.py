@@ -1,6 +1,6 @@
 """What the core asks its binding to do. One action is outstanding at a time.
 
-``Open``, ``Write``, ``Read``, ``Sleep`` and ``Load`` each expect exactly one
+``Open``, ``Write``, ``Read`` and ``Sleep`` each expect exactly one
 event back (see ``events``); ``Release``, ``Close`` and ``Emit`` expect none;
 ``Complete`` and ``Fail`` end the call. Deadlines are absolute monotonic
 seconds (``Instant.mono``), ``None`` for "no deadline".
@@ -21,7 +21,8 @@ class TlsParams:
     """How to secure a connection. File material arrives as bytes, never paths.
 
     ``verify`` is False only when the config says ``rejectUnauthorized: false``.
-    ``ca`` / ``cert_chain`` / ``key`` are PEM bytes the core obtained via ``Load``.
+    ``ca`` / ``cert_chain`` / ``key`` are PEM bytes (the binding read the files into
+    ``Sources`` when the target was built).
     """
 
     server_name: str
@@ -57,7 +58,6 @@ class Open:
     port: int
     tls: TlsParams | None
     deadline: float | None
-    purpose: str = "request"
     reuse_ok: bool = True
 
 
@@ -102,15 +102,6 @@ class Sleep:
 
 
 @dataclass(frozen=True, slots=True)
-class Load:
-    """Read a file (keys, CA bundles, uploads). Answered by ``Loaded`` / ``LoadFailed``."""
-
-    key: str
-    path: str
-    max_bytes: int
-
-
-@dataclass(frozen=True, slots=True)
 class Emit:
     """Hand a piece of streamed output to the caller. No reply."""
 
@@ -131,8 +122,8 @@ class Fail:
     error: PromptwireError
 
 
-Action = Union[Open, Write, Read, Release, Close, Sleep, Load, Emit, Complete, Fail]
-NEEDS_REPLY = (Open, Write, Read, Sleep, Load)
+Action = Union[Open, Write, Read, Release, Close, Sleep, Emit, Complete, Fail]
+NEEDS_REPLY = (Open, Write, Read, Sleep)
 TERMINAL = (Complete, Fail)
 
 __all__ = [
@@ -143,7 +134,6 @@ __all__ = [
     "Complete",
     "Emit",
     "Fail",
-    "Load",
     "Open",
     "Read",
     "Release",

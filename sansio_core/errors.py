@@ -4,7 +4,8 @@ Two families, as in h11: *local* errors are the caller's (bad config, a template
 that renders an illegal header, a transform that throws) and are raised where
 they are caused; *remote* errors are the peer's or the network's (protocol
 violations, refused connections, timeouts) and surface from the receive path.
-``retryable`` tells the retry policy whether another attempt could help.
+``retryable`` says exactly what the retry policy does with the error: true only
+when another attempt is made for it (budget permitting).
 Messages never contain secrets: callers pass redacted detail only.
 """
 
@@ -23,6 +24,14 @@ class FailureKind(str, Enum):
     EOF = "eof"
     TIMEOUT = "timeout"
     OTHER = "other"
+
+
+# Failure kinds worth another attempt; ``TransportError.retryable`` and the retry
+# policy both read this one set. DNS and TLS failures are configuration problems
+# (a typo'd host, an untrusted certificate) far more often than blips.
+RETRYABLE_KINDS = frozenset(
+    {FailureKind.REFUSED, FailureKind.RESET, FailureKind.EOF, FailureKind.TIMEOUT, FailureKind.OTHER}
+)
 
 
 class PromptwireError(Exception):
@@ -73,15 +82,24 @@ class TransformError(LocalError):
 
 
 class LocalProtocolError(LocalError):
-    """We were about to send something HTTP or WebSocket forbids."""
+    """We were about to send something HTTP or WebSocket forbids, or the core itself
+    failed (a bug: the call is poisoned and says what broke)."""
 
-    category = "protocol"
+    category = "local_protocol"
 
 
 class Cancelled(LocalError):
     """The caller gave up on the call."""
 
     category = "cancelled"
+
+
+class JsError(TransformError):
+    """JavaScript threw or hit a limit. ``kind``: error, timeout, memory, stack, syntax."""
+
+    def __init__(self, message: str, kind: str = "error") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 # -- remote: the peer or the network --------------------------------------------------
@@ -96,7 +114,7 @@ class RemoteError(PromptwireError):
 class RemoteProtocolError(RemoteError):
     """The server broke HTTP or WebSocket framing."""
 
-    category = "protocol"
+    category = "remote_protocol"
 
 
 class LimitExceeded(RemoteError):
@@ -126,7 +144,7 @@ class TransportError(RemoteError):
         # A pooled connection the server had silently closed fails this way;
         # such a failure says nothing about the server's health.
         self.reused = reused
-        self.retryable = kind is not FailureKind.DNS
+        self.retryable = kind in RETRYABLE_KINDS
 
 
 class DeadlineExceeded(TransportError):
@@ -137,6 +155,8 @@ class DeadlineExceeded(TransportError):
     def __init__(self, message: str, which: str = "total", *, response_started: bool = False) -> None:
         super().__init__(message, FailureKind.TIMEOUT, response_started=response_started)
         self.which = which
+        # The call's own total deadline leaves nothing to retry in.
+        self.retryable = which != "total"
 
 
 class HttpStatusError(RemoteError):
@@ -167,18 +187,40 @@ class WebSocketClosed(RemoteError):
         self.reason = reason
 
 
+class TargetReportedError(RemoteError):
+    """The target's reply, after ``transformResponse``, carried an ``error``."""
+
+    category = "result"
+
+
+# -- internal: parse failures the core turns into one of the errors above ------------
+
+
+class UrlError(ValueError):
+    """The text is not a URL promptwire can request (message says why)."""
+
+
+class RawRequestError(ValueError):
+    """The (rendered) raw request is not a request promptwire can send."""
+
+
 __all__ = [
     "Cancelled",
     "ConfigError",
     "FailureKind",
     "HttpStatusError",
+    "JsError",
     "LimitExceeded",
     "LocalError",
     "LocalProtocolError",
     "PromptwireError",
+    "RETRYABLE_KINDS",
     "RemoteError",
     "RemoteProtocolError",
     "RetriesExhausted",
+    "RawRequestError",
+    "TargetReportedError",
+    "UrlError",
     "TemplateError",
     "DeadlineExceeded",
     "TransformError",

@@ -65,32 +65,18 @@ class Woke:
 
 
 @dataclass(frozen=True, slots=True)
-class Loaded:
-    key: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class LoadFailed:
-    key: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
 class Cancelled:
     """The caller gave up; the core answers with cleanup actions and then ``Fail``."""
 
 
 Event = Union[
     Opened, OpenFailed, Written, WriteFailed, Received, ReadFailed, TimedOut,
-    Woke, Loaded, LoadFailed, Cancelled,
+    Woke, Cancelled,
 ]
 
 __all__ = [
     "Cancelled",
     "Event",
-    "LoadFailed",
-    "Loaded",
     "OpenFailed",
     "Opened",
     "ReadFailed",

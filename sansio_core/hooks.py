@@ -30,8 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .errors import ConfigError, PromptwireError, TransformError
-from .js.engine import JSON_FROM_TEXT, UNDEFINED, JsEngine, JsError, JsFunction, Json, JsResult
+from .errors import ConfigError, JsError, PromptwireError, TransformError
+from .js.engine import JSON_FROM_TEXT, UNDEFINED, JsEngine, JsFunction, Json, JsResult
 from .js.modules import module_function_source
 from .js.source_forms import candidates
 from .sources import FILE_PREFIX, Sources, split_file_ref

@@ -25,7 +25,7 @@ MAX_DECODED_BODY = MAX_RESPONSE_BODY
 # One receive from a socket: matches typical kernel socket buffers.
 READ_CHUNK = 64 * 1024
 
-# Files the core asks for through ``Load`` (keys, CA bundles, uploads).
+# Files the binding reads into ``Sources`` for a target (keys, CA bundles, uploads).
 MAX_LOAD_BYTES = 32 * 1024 * 1024
 
 # One server-sent event / one NDJSON line. OpenAI chunks are < 4 KiB; 1 MiB

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from .config.http import ProviderEntry
+from .config.provider import ProviderEntry
 from .http.target import HttpTarget
 from .js.engine import JsEngine
 from .sources import Sources

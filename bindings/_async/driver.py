@@ -88,12 +88,6 @@ async def _perform(action: A.Action, backend: AsyncBackend, pool: Pool[AsyncStre
     if isinstance(action, A.Sleep):
         await backend.sleep_until(action.until)
         return E.Woke()
-    if isinstance(action, A.Load):
-        try:
-            data = await backend.read_file(action.path, action.max_bytes)
-        except OSError as exc:
-            return E.LoadFailed(action.key, f"cannot read {action.path}: {exc.strerror or exc}")
-        return E.Loaded(action.key, data)
     raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover
 
 

@@ -89,12 +89,6 @@ def _perform(action: A.Action, backend: SyncBackend, pool: Pool[SyncStream],
     if isinstance(action, A.Sleep):
         backend.sleep_until(action.until)
         return E.Woke()
-    if isinstance(action, A.Load):
-        try:
-            data = backend.read_file(action.path, action.max_bytes)
-        except OSError as exc:
-            return E.LoadFailed(action.key, f"cannot read {action.path}: {exc.strerror or exc}")
-        return E.Loaded(action.key, data)
     raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover
 
 

@@ -14,8 +14,6 @@ import time
 
 from sansio_core.timebase import Instant
 
-from ._files import read_bounded
-
 
 class _StreamProtocol(asyncio.Protocol):
     __slots__ = ("_buffer", "_drain", "_eof", "_exc", "_waiter", "_write_paused", "transport")
@@ -147,5 +145,3 @@ class AsyncioBackend:
     async def sleep_until(self, until: float) -> None:
         await asyncio.sleep(max(0.0, until - time.monotonic()))
 
-    async def read_file(self, path: str, max_bytes: int) -> bytes:
-        return read_bounded(path, max_bytes)

@@ -9,8 +9,6 @@ import time
 
 from sansio_core.timebase import Instant
 
-from ._files import read_bounded
-
 
 def _timeout(deadline: float | None) -> float | None:
     if deadline is None:
@@ -70,5 +68,3 @@ class SyncBackend:
     def sleep_until(self, until: float) -> None:
         time.sleep(max(0.0, until - time.monotonic()))
 
-    def read_file(self, path: str, max_bytes: int) -> bytes:
-        return read_bounded(path, max_bytes)

@@ -10,8 +10,6 @@ import trio
 
 from sansio_core.timebase import Instant
 
-from ._files import read_bounded
-
 
 def _at(deadline: float | None) -> float:
     # The core's deadlines are on our monotonic clock; trio has its own.
@@ -93,5 +91,3 @@ class TrioBackend:
     async def sleep_until(self, until: float) -> None:
         await trio.sleep(max(0.0, until - time.monotonic()))
 
-    async def read_file(self, path: str, max_bytes: int) -> bytes:
-        return read_bounded(path, max_bytes)

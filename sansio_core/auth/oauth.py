@@ -25,11 +25,18 @@ from .. import actions as A
 from ..call import CallContext
 from ..config.http import OAuthAuth
 from ..config.timeouts import Timeouts
-from ..errors import ConfigError, HttpStatusError, PromptwireError, RemoteProtocolError, TemplateError
+from ..errors import (
+    ConfigError,
+    HttpStatusError,
+    PromptwireError,
+    RemoteProtocolError,
+    TemplateError,
+    UrlError,
+)
 from ..hooks import parse_json_or_none
 from ..http.message import finish_headers, url_for_messages
 from ..http.prepared import PreparedRequest
-from ..http.urls import UrlError, parse_url, serialize_query
+from ..http.urls import parse_url, serialize_query
 from ..limits import DEFAULT_TIMEOUT_MS, ERROR_BODY_SNIPPET, Limits
 from ..templating import Template, TemplateEngine
 from .prestep import StepFlow, fetch, response_text, tls_for, touch_lru

@@ -19,13 +19,20 @@ from .. import actions as A
 from ..call import CallContext
 from ..config.http import SessionEndpoint
 from ..config.timeouts import Timeouts
-from ..errors import ConfigError, HttpStatusError, RemoteProtocolError, TemplateError, TransformError
+from ..errors import (
+    ConfigError,
+    HttpStatusError,
+    RemoteProtocolError,
+    TemplateError,
+    TransformError,
+    UrlError,
+)
 from ..hooks import Hook, compile_hook, parse_json_or_none
 from ..http.message import check_header_name, clean_header_value, finish_headers, url_for_messages
 from ..http.prepared import PreparedRequest
 from ..http.response_plan import sanitize
 from ..http.retry import RetryPolicy
-from ..http.urls import UrlError, parse_url, utf8
+from ..http.urls import parse_url, utf8
 from ..js.engine import JsEngine, Json
 from ..js.jsvalue import js_json, js_truthy
 from ..limits import ERROR_BODY_SNIPPET, Limits

@@ -29,6 +29,22 @@ def _ms(value: object, where: str) -> float | None:
     return ms
 
 
+def request_timeout_ms(env: Mapping[str, str]) -> float:
+    """``REQUEST_TIMEOUT_MS`` as promptfoo's ``getRequestTimeoutMs`` reads it, for HTTP and
+    WebSocket alike: unset, empty, 0 or negative mean the default (300000); text that is
+    not a number is a ``ConfigError`` naming the variable."""
+    raw = env.get("REQUEST_TIMEOUT_MS", "")
+    if raw is None or str(raw).strip() == "":
+        return float(DEFAULT_TIMEOUT_MS)
+    try:
+        ms = float(str(raw))
+    except ValueError:
+        raise ConfigError(f"expected a number of milliseconds, got {raw!r}", "REQUEST_TIMEOUT_MS") from None
+    if ms != ms:
+        raise ConfigError(f"expected a number of milliseconds, got {raw!r}", "REQUEST_TIMEOUT_MS")
+    return ms if ms > 0 else float(DEFAULT_TIMEOUT_MS)
+
+
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     """Milliseconds; ``None`` disables a timeout."""
@@ -51,7 +67,7 @@ class Timeouts:
         """Config values win over ``REQUEST_TIMEOUT_MS``, which wins over the default."""
         total = _ms(total_ms, "timeoutMs")
         if total is None:
-            total = _ms(env.get("REQUEST_TIMEOUT_MS"), "REQUEST_TIMEOUT_MS") or DEFAULT_TIMEOUT_MS
+            total = request_timeout_ms(env)
         def pick(value: object, name: str) -> float | None:
             return _ms(value, name) if value is not None else _ms(env.get(name), name)
 
@@ -104,4 +120,4 @@ class AttemptClock:
         return "total", float(t.total_ms or 0)
 
 
-__all__ = ["AttemptClock", "Timeouts"]
+__all__ = ["AttemptClock", "Timeouts", "request_timeout_ms"]

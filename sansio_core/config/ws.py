@@ -17,7 +17,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from ..errors import ConfigError
-from ..limits import DEFAULT_TIMEOUT_MS
+from .timeouts import request_timeout_ms
 
 Code = Union[str, Callable[..., Any]]
 
@@ -74,12 +74,7 @@ class WsConfig(BaseModel):
         """The effective total deadline in milliseconds."""
         if self.timeoutMs:
             return float(self.timeoutMs)
-        raw = env.get("REQUEST_TIMEOUT_MS", "")
-        try:
-            from_env = float(raw) if raw else 0.0
-        except ValueError:
-            raise ConfigError(f"expected a number of milliseconds, got {raw!r}", "REQUEST_TIMEOUT_MS") from None
-        return from_env if from_env > 0 else float(DEFAULT_TIMEOUT_MS)
+        return request_timeout_ms(env)
 
     def subprotocols(self) -> list[str]:
         """``protocols`` split on commas and trimmed, empties dropped (promptfoo's rule)."""

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..auth.static import StaticAuth
-from ..config.http import ProviderEntry
-from ..errors import ConfigError, TemplateError
+from ..config.provider import ProviderEntry
+from ..errors import ConfigError, RawRequestError, TemplateError, UrlError
 from ..js.jsvalue import js_trim
 from ..limits import MAX_RAW_REQUEST_HEADERS, MAX_RENDERED_TEMPLATE
 from ..sources import FILE_PREFIX, Sources, split_file_ref
@@ -35,7 +35,7 @@ from .message import (
     url_for_messages,
 )
 from .prepared import PreparedRequest
-from .urls import Url, UrlError, parse_url, utf8
+from .urls import Url, parse_url, utf8
 
 # Node's http.METHODS (v20): the request line's method must be one of these, exactly.
 NODE_METHODS = frozenset(
@@ -48,10 +48,6 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _DUMMY_BASE = parse_url("http://raw-request.invalid/")
 # Node adds this for a string body without a content type (spec T086).
 TEXT_BODY_TYPE = "text/plain;charset=UTF-8"
-
-
-class RawRequestError(ValueError):
-    """The (rendered) raw request is not a request promptwire can send."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,5 +247,5 @@ class RawRequestPlan:
         )
 
 
-__all__ = ["NODE_METHODS", "ParsedRaw", "RawRequestError", "RawRequestPlan", "parse_raw_request",
+__all__ = ["NODE_METHODS", "ParsedRaw", "RawRequestPlan", "parse_raw_request",
            "parse_request_line"]

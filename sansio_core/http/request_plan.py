@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from ..auth.static import StaticAuth, url_credentials
-from ..config.http import ProviderEntry
-from ..errors import ConfigError, TemplateError
+from ..config.provider import ProviderEntry
+from ..errors import ConfigError, TemplateError, UrlError
 from ..js.jsvalue import js_json, js_json_parse, js_trim
 from ..sources import FILE_PREFIX, Sources, split_file_ref
 from ..templating import ObjectTemplate, Template, TemplateEngine
@@ -51,7 +51,7 @@ from .message import (
 from .multipart import MultipartPlan
 from .prepared import PreparedRequest
 from .raw_request import RawRequestPlan
-from .urls import Url, UrlError, parse_url
+from .urls import Url, parse_url
 
 # -- file:// values inside a body (spec 1.5.6) ---------------------------------------------
 

@@ -23,13 +23,12 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 
 from ..errors import (
+    RETRYABLE_KINDS,
     ConfigError,
     DeadlineExceeded,
     FailureKind,
     HttpStatusError,
-    LimitExceeded,
     PromptwireError,
-    RemoteProtocolError,
     RetriesExhausted,
     TransportError,
 )
@@ -62,12 +61,6 @@ BILLING_CODES = frozenset(
 AMBIGUOUS_QUOTA_CODES = frozenset({"insufficient_quota", "quota_exceeded"})
 # A hint at most this far away turns an ambiguous quota code into a rate limit.
 AMBIGUOUS_QUOTA_HINT_S = 3600.0
-
-# Failure kinds worth another attempt. DNS and TLS failures are configuration
-# problems (a typo'd host, an untrusted certificate) far more often than blips.
-RETRYABLE_KINDS = frozenset(
-    {FailureKind.REFUSED, FailureKind.RESET, FailureKind.EOF, FailureKind.TIMEOUT, FailureKind.OTHER}
-)
 
 _TRUTHY = frozenset({"1", "true", "yes", "y", "on"})
 _FALSY = frozenset({"", "0", "false", "no", "n", "off"})
@@ -490,9 +483,9 @@ def _decide_failure(
 
 def _retryable(out: Outcome) -> bool:
     err = out.error
-    if isinstance(err, (RemoteProtocolError, LimitExceeded)) or (
-        err is not None and not isinstance(err, TransportError)
-    ):
+    if isinstance(err, TransportError):
+        return err.retryable
+    if err is not None:
         return False
     if out.timeout == "total":
         return False  # the call's own deadline: nothing is left to retry in

@@ -17,13 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
+from ..errors import UrlError
 from ..limits import MAX_URL_LENGTH
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class UrlError(ValueError):
-    """The text is not a URL promptwire can request (message says why)."""
 
 
 def utf8(text: str) -> bytes:
@@ -362,7 +359,6 @@ def _parse_path(path: str, segments: list[str]) -> str:
 __all__ = [
     "DEFAULT_PORTS",
     "Url",
-    "UrlError",
     "form_decode",
     "form_encode",
     "parse_query",

@@ -5,7 +5,8 @@ config string is; ``modules`` wraps ``file://*.js`` modules. The option-level
 rules (which names are bound, which error prefixes) live in ``sansio_core.hooks``.
 """
 
-from .engine import JSON_FROM_TEXT, UNDEFINED, JsEngine, JsError, JsFunction, Json, JsResult
+from ..errors import JsError
+from .engine import JSON_FROM_TEXT, UNDEFINED, JsEngine, JsFunction, Json, JsResult
 from .limits import JsLimits
 
 __all__ = ["JSON_FROM_TEXT", "UNDEFINED", "Json", "JsEngine", "JsError", "JsFunction", "JsLimits", "JsResult"]

@@ -28,18 +28,10 @@ from typing import Any, Final
 
 import quickjs
 
-from ..errors import TransformError
+from ..errors import JsError
 from .jsvalue import UNDEFINED
 from .limits import JsLimits
 from .prelude import PRELUDE
-
-
-class JsError(TransformError):
-    """JavaScript threw or hit a limit. ``kind``: error, timeout, memory, stack, syntax."""
-
-    def __init__(self, message: str, kind: str = "error") -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,4 +307,4 @@ class JsEngine:
         return JsResult(holder.get("v", UNDEFINED), provider_shaped=bool(holder.get("p")))
 
 
-__all__ = ["FLAG_LAZY_CONTEXT", "FLAG_RESPONSE_DATA", "JSON_FROM_TEXT", "UNDEFINED", "Json", "JsEngine", "JsError", "JsFunction", "JsResult"]
+__all__ = ["FLAG_LAZY_CONTEXT", "FLAG_RESPONSE_DATA", "JSON_FROM_TEXT", "UNDEFINED", "Json", "JsEngine", "JsFunction", "JsResult"]

@@ -26,6 +26,7 @@ from .. import actions as A
 from .. import events as E
 from .._version import __version__
 from ..call import Call, CallContext, Flow, expect
+from ..config.provider import WS_IDS
 from ..config.ws import WsConfig, load_ws_config
 from ..errors import (
     ConfigError,
@@ -33,7 +34,7 @@ from ..errors import (
     FailureKind,
     HttpStatusError,
     PromptwireError,
-    RemoteError,
+    TargetReportedError,
     TemplateError,
     TransformError,
     TransportError,
@@ -51,7 +52,6 @@ from ..timebase import Instant
 from .url import WsUrl, parse_ws_url, redact_url
 from .wire import ABNORMAL, Accepted, Closed, Failed, Feed, Rejected, WsMessage, WsWire
 
-WS_IDS = ("websocket", "ws", "wss")
 # Handshake headers wsproto writes itself; a configured value would be a
 # duplicate or a lie (Node's ``ws`` overrides them the same way).
 _HANDSHAKE_OWNED = frozenset(
@@ -63,17 +63,6 @@ _INITIAL_ACCUMULATOR = {"error": "unknown error occurred"}
 _STREAM_PREFIX = "Error executing streamResponse function: "
 # Statuses promptfoo keeps in its message and its scheduler retries.
 _RETRYABLE_HANDSHAKE = frozenset({429, 502, 503, 504})
-
-
-class TargetReportedError(RemoteError):
-    """The target's reply, after ``transformResponse``, carried an ``error``."""
-
-    category = "result"
-
-
-def is_ws_id(entry_id: str) -> bool:
-    """Provider ids this target serves (promptfoo's registry rule)."""
-    return entry_id in WS_IDS or entry_id.startswith(("ws:", "wss:"))
 
 
 def parse_json_like_js(text: str) -> Any:
@@ -298,7 +287,7 @@ class WsTarget:
         conn = ctx.new_conn()
         wire = WsWire(self._limits.max_ws_message)
         tls = A.TlsParams(server_name=url.host) if url.tls else None
-        event = yield A.Open(conn, url.scheme, url.host, url.port, tls, deadline, purpose="ws", reuse_ok=False)
+        event = yield A.Open(conn, url.scheme, url.host, url.port, tls, deadline, reuse_ok=False)
         event = expect(event, E.Opened, E.OpenFailed, E.TimedOut)
         if isinstance(event, E.TimedOut):
             raise DeadlineExceeded(f"WebSocket request timed out after {_ms(total_ms)}ms (while connecting)")
@@ -535,11 +524,8 @@ def _compile_template(engine: Any, source: str, where: str) -> Any:
 
 
 __all__ = [
-    "WS_IDS",
-    "TargetReportedError",
     "WsTarget",
     "buffer_json",
-    "is_ws_id",
     "message_data",
     "message_event",
 ]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from ..auth.static import basic_credentials
-from ..errors import ConfigError
-from ..http.urls import UrlError, parse_url
+from ..errors import ConfigError, UrlError
+from ..http.urls import parse_url
 
 # scheme -> (socket scheme for ``Open``, the special scheme WHATWG parses it as).
 _SCHEMES = {"ws": ("ws", "http"), "wss": ("wss", "https"), "http": ("ws", "http"), "https": ("wss", "https")}

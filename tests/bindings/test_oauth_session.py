@@ -8,7 +8,7 @@ from typing import Any
 from promptwire.api import Target
 
 from sansio_core.call import Call
-from sansio_core.config.http import parse_provider_entry
+from sansio_core.config.provider import parse_provider_entry
 from sansio_core.errors import HttpStatusError
 from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources

@@ -6,13 +6,8 @@ from typing import Any
 
 import pytest
 
-from sansio_core.config.http import (
-    NOT_SUPPORTED_YET,
-    BearerAuth,
-    HttpProviderConfig,
-    parse_provider_entry,
-    provider_entries,
-)
+from sansio_core.config.http import BearerAuth, HttpProviderConfig
+from sansio_core.config.provider import parse_provider_entry, provider_entries
 from sansio_core.errors import ConfigError
 
 
@@ -90,11 +85,6 @@ def test_errors_name_the_key_and_the_expectation(config: dict[str, Any], path: s
 )
 def test_formerly_unimplemented_options_parse(config: dict[str, Any]) -> None:
     parse_provider_entry({"id": "https://x.test/", "config": config})
-
-
-def test_not_supported_list_is_one_dict() -> None:
-    # Every option promptfoo documents is implemented; the mechanism stays for new ones.
-    assert NOT_SUPPORTED_YET == {}
 
 
 def test_cross_field_rules() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sansio_core import actions as A
-from sansio_core.config.http import parse_provider_entry
+from sansio_core.config.provider import parse_provider_entry
 from sansio_core.sources import Sources
 from sansio_core.targets import build_target
 from sansio_core.testing.driver import ServerReply, run_against

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sansio_core import actions as A
-from sansio_core.config.http import parse_provider_entry
+from sansio_core.config.provider import parse_provider_entry
 from sansio_core.errors import ConfigError, TransformError
 from sansio_core.hooks import python_key
 from sansio_core.http.target import HttpTarget

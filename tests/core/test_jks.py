@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from sansio_core.auth import jks
-from sansio_core.config.http import parse_provider_entry
+from sansio_core.config.provider import parse_provider_entry
 from sansio_core.config.tls import tls_params
 from sansio_core.errors import ConfigError
 from sansio_core.limits import MAX_JKS_BLOB, MAX_JKS_ENTRIES

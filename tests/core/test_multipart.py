@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from sansio_core import actions as A
-from sansio_core.config.http import parse_provider_entry
+from sansio_core.config.provider import parse_provider_entry
 from sansio_core.errors import ConfigError, PromptwireError
 from sansio_core.http.multipart import JPEG_1X1, PNG_1X1, basic_pdf, blob_type, content_type_for
 from sansio_core.http.target import HttpTarget

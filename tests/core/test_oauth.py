@@ -15,7 +15,8 @@ from sansio_core import actions as A
 from sansio_core import events as E
 from sansio_core.auth.oauth import OAuthStep
 from sansio_core.call import Call, CallContext, Flow
-from sansio_core.config.http import OAuthAuth, parse_provider_entry
+from sansio_core.config.http import OAuthAuth
+from sansio_core.config.provider import parse_provider_entry
 from sansio_core.config.timeouts import Timeouts
 from sansio_core.errors import (
     ConfigError,
@@ -367,7 +368,7 @@ def test_concurrent_calls_share_one_token_fetch() -> None:
     """Two calls that start together send one token request; the second waits for it."""
     from sansio_core import actions as A
     from sansio_core import events as E
-    from sansio_core.config.http import parse_provider_entry
+    from sansio_core.config.provider import parse_provider_entry
     from sansio_core.sources import Sources
     from sansio_core.targets import build_target
     from sansio_core.timebase import Instant

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from sansio_core.config.http import parse_provider_entry
-from sansio_core.errors import ConfigError, TemplateError
+from sansio_core.config.provider import parse_provider_entry
+from sansio_core.errors import ConfigError, RawRequestError, TemplateError
 from sansio_core.http.prepared import PreparedRequest
-from sansio_core.http.raw_request import RawRequestError, parse_raw_request, parse_request_line
+from sansio_core.http.raw_request import parse_raw_request, parse_request_line
 from sansio_core.http.request_plan import UNCHANGED, RequestPlan
 from sansio_core.sources import Sources
 from sansio_core.templating import TemplateEngine

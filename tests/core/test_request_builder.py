@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sansio_core.config.http import parse_provider_entry
+from sansio_core.config.provider import parse_provider_entry
 from sansio_core.errors import ConfigError, PromptwireError, TemplateError
 from sansio_core.http.prepared import PreparedRequest
 from sansio_core.http.request_plan import UNCHANGED, USER_AGENT, RequestPlan, header_bytes

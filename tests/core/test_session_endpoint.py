@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sansio_core import actions as A
-from sansio_core.config.http import parse_provider_entry
+from sansio_core.config.provider import parse_provider_entry
 from sansio_core.errors import ConfigError, HttpStatusError, RemoteProtocolError
 from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources

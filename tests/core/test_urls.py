@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sansio_core.http.urls import UrlError, form_encode, parse_query, parse_url, serialize_query
+from sansio_core.errors import UrlError
+from sansio_core.http.urls import form_encode, parse_query, parse_url, serialize_query
 
 BASE = parse_url("http://base.test/dir/page?q=1")
 

@@ -15,17 +15,18 @@ from sansio_core.errors import (
     HttpStatusError,
     LimitExceeded,
     RemoteProtocolError,
+    TargetReportedError,
     TemplateError,
     TransformError,
     TransportError,
     WebSocketClosed,
 )
+from sansio_core.js.jsvalue import UNDEFINED
 from sansio_core.limits import Limits
 from sansio_core.sources import Sources
 from sansio_core.testing.ws_peer import ScriptedWsServer, WsRun, run_ws_call
 from sansio_core.timebase import Instant
-from sansio_core.ws.flow import TargetReportedError, WsTarget
-from sansio_core.js.jsvalue import UNDEFINED
+from sansio_core.ws.flow import WsTarget
 
 URL = "ws://127.0.0.1:8765/ws"
 T0 = Instant(mono=100.0, wall=1_700_000_000.0)
@@ -145,8 +146,7 @@ def test_wss_and_https_urls_open_tls_sockets() -> None:
         t = target({"url": url}, entry_id="websocket")
         open_action = t.new_call("p", {}, None, now=T0, seed=1).next_action()
         assert isinstance(open_action, A.Open)
-        assert (open_action.scheme, open_action.port, open_action.purpose, open_action.reuse_ok) == (
-            scheme, port, "ws", False)
+        assert (open_action.scheme, open_action.port, open_action.reuse_ok) == (scheme, port, False)
         if scheme == "wss":
             assert open_action.tls is not None and open_action.tls.server_name == "example.com"
             assert open_action.tls.verify is True

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from sansio_core.errors import ConfigError, TransformError
+from sansio_core.errors import ConfigError, TargetReportedError, TransformError
 from sansio_core.sources import Sources
 from sansio_core.testing.ws_peer import ScriptedWsServer, WsRun, run_ws_call
 from sansio_core.timebase import Instant
-from sansio_core.ws.flow import TargetReportedError, WsTarget
+from sansio_core.ws.flow import WsTarget
 
 URL = "ws://127.0.0.1:8765/ws"
 
