@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Generator, Mapping
+from enum import Enum
 from typing import Any
 
 from . import actions as A
@@ -60,26 +61,54 @@ class CallContext:
         return self._next_conn
 
 
+class CallState(Enum):
+    """Where a ``Call`` is. The rules of what may happen in each state are the table below."""
+
+    IDLE = "idle"  # made, no action asked for yet
+    RUNNING = "running"  # the flow runs between actions
+    AWAITING = "awaiting"  # an action that needs one event back is outstanding
+    CLEANUP = "cleanup"  # handing out Close actions before the terminal Fail
+    DONE = "done"  # Complete or Fail was handed out; asking again repeats it
+    ERROR = "error"  # the flow raised something unexpected: the call is unusable
+
+
+# What ``feed`` accepts in each state ("reply": the event for the outstanding
+# action; "cancel": ``events.Cancelled``). Anything not listed raises
+# ``LocalProtocolError``; in ERROR everything raises.
+FEED_ALLOWED: dict[CallState, frozenset[str]] = {
+    CallState.IDLE: frozenset({"cancel"}),
+    CallState.RUNNING: frozenset({"cancel"}),
+    CallState.AWAITING: frozenset({"reply", "cancel"}),
+    CallState.CLEANUP: frozenset({"cancel"}),
+    CallState.DONE: frozenset({"cancel"}),  # too late to matter: ignored
+    CallState.ERROR: frozenset(),
+}
+
+
 class Call:
     """Drive with: ``a = call.next_action()``; perform it; ``call.feed(event, now)``.
 
     At most one action is outstanding. Actions that need no reply
     (``Release``, ``Close``, ``Emit``) are simply followed by another
     ``next_action()``. ``Complete`` and ``Fail`` are terminal and repeat if
-    asked again. Not thread-safe: one owner drives one call.
+    asked again. If the flow raises anything but a ``PromptwireError`` (a bug),
+    the open connections are closed and the call fails once with a
+    ``LocalProtocolError`` naming the cause; after that the call is in
+    ``ERROR`` and every ``next_action()`` or ``feed()`` raises. Not
+    thread-safe: one owner drives one call.
     """
 
-    __slots__ = ("_awaiting", "_cleanup", "_ctx", "_flow", "_open", "_pending", "_reply", "_started")
+    __slots__ = ("_cleanup", "_ctx", "_flow", "_open", "_pending", "_poison", "_reply", "state")
 
     def __init__(self, flow: Callable[[CallContext], Flow], ctx: CallContext) -> None:
         self._ctx = ctx
         self._flow = flow(ctx)
         self._pending: A.Action | None = None
-        self._awaiting = False
         self._reply: E.Event | None = None
-        self._started = False
         self._open: set[int] = set()
         self._cleanup: list[A.Action] = []
+        self._poison: LocalProtocolError | None = None
+        self.state = CallState.IDLE
 
     @property
     def context(self) -> CallContext:
@@ -87,56 +116,85 @@ class Call:
 
     @property
     def done(self) -> bool:
-        return isinstance(self._pending, A.TERMINAL)
+        return self.state is CallState.DONE
 
     def next_action(self) -> A.Action:
         """The action the binding must perform next."""
-        pending = self._pending
-        if pending is not None and (self._awaiting or isinstance(pending, A.TERMINAL)):
-            return pending
+        state = self.state
+        if state is CallState.AWAITING or state is CallState.DONE:
+            assert self._pending is not None
+            return self._pending
+        if state is CallState.ERROR:
+            raise self._unusable()
         if self._cleanup:
-            action = self._cleanup.pop(0)
-            self._pending = action
-            return action
+            return self._hand_out(self._cleanup.pop(0))
         try:
-            if self._started:
+            if state is CallState.IDLE:
+                self.state = CallState.RUNNING
+                action = next(self._flow)
+            else:
                 reply, self._reply = self._reply, None
                 action = self._flow.send(reply)
-            else:
-                self._started = True
-                action = next(self._flow)
         except StopIteration as stop:
             action = A.Complete(stop.value)
         except PromptwireError as err:
             action = self._fail(err)
-        self._track(action)
-        self._pending = action
-        self._awaiting = isinstance(action, A.NEEDS_REPLY)
-        return action
+        except Exception as exc:
+            action = self._fail(self._internal_error(exc))
+        return self._hand_out(action)
 
     def feed(self, event: E.Event, now: Instant) -> None:
         """Report the outcome of the outstanding action (exactly one event)."""
-        self._ctx.now = now
-        if isinstance(event, E.Cancelled):
-            self._cancel()
-            return
-        if not self._awaiting:
+        kind = "cancel" if isinstance(event, E.Cancelled) else "reply"
+        if kind not in FEED_ALLOWED[self.state]:
+            if self.state is CallState.ERROR:
+                raise self._unusable()
             raise LocalProtocolError(
                 f"feed({type(event).__name__}) with no outstanding action "
-                f"(last action: {type(self._pending).__name__})"
+                f"(call state {self.state.value}, last action: {type(self._pending).__name__})"
             )
-        self._awaiting = False
+        self._ctx.now = now
+        if kind == "cancel":
+            if self.state is not CallState.DONE:
+                self._cancel()
+            return
+        self.state = CallState.RUNNING
         self._reply = event
         if isinstance(event, (E.OpenFailed, E.TimedOut)) and isinstance(self._pending, A.Open):
             self._open.discard(self._pending.conn)  # nothing was opened
 
     # -- internals -----------------------------------------------------------------
 
-    def _track(self, action: A.Action) -> None:
+    def _hand_out(self, action: A.Action) -> A.Action:
         if isinstance(action, A.Open):
             self._open.add(action.conn)
         elif isinstance(action, (A.Release, A.Close)):
             self._open.discard(action.conn)
+        self._pending = action
+        if isinstance(action, A.TERMINAL):
+            if self._poison is not None:
+                # The one time the internal error reaches the binding; from
+                # now on the call refuses every use.
+                self.state = CallState.ERROR
+            else:
+                self.state = CallState.DONE
+        elif isinstance(action, A.NEEDS_REPLY):
+            self.state = CallState.AWAITING
+        elif self._cleanup:
+            self.state = CallState.CLEANUP
+        else:
+            self.state = CallState.RUNNING
+        return action
+
+    def _internal_error(self, exc: Exception) -> LocalProtocolError:
+        err = LocalProtocolError(f"internal error in promptwire's call flow: {type(exc).__name__}: {exc}")
+        err.__cause__ = exc
+        self._poison = err
+        return err
+
+    def _unusable(self) -> LocalProtocolError:
+        cause = self._poison.message if self._poison is not None else "unknown"
+        return LocalProtocolError(f"this call already failed ({cause}); start a new call")
 
     def _fail(self, err: PromptwireError) -> A.Action:
         """Close every connection the flow left open, then fail."""
@@ -146,11 +204,14 @@ class Call:
         return self._cleanup.pop(0)
 
     def _cancel(self) -> None:
-        self._awaiting = False
         self._reply = None
-        # The first cleanup action is handed out by the next next_action().
+        if self._cleanup:
+            # Already cleaning up after a failure: that failure stands.
+            self.state = CallState.CLEANUP
+            return
         self._cleanup = [self._fail(Cancelled("the call was cancelled")), *self._cleanup]
         self._pending = None
+        self.state = CallState.CLEANUP
 
 
 def expect(event: E.Event | None, *types: type[Any]) -> Any:
@@ -161,4 +222,4 @@ def expect(event: E.Event | None, *types: type[Any]) -> Any:
     return event
 
 
-__all__ = ["Call", "CallContext", "Flow", "expect"]
+__all__ = ["FEED_ALLOWED", "Call", "CallContext", "CallState", "Flow", "expect"]

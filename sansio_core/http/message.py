@@ -93,15 +93,19 @@ def check_header_name(name: str, where: str) -> str:
     return name.lower()
 
 
-def clean_header_value(name: str, value: str) -> str:
-    """Fetch's header value normalisation, then the bytes HTTP forbids (never h11's error)."""
-    value = value.strip(HTTP_WS)
+def check_header_value(name: str, value: str) -> str:
+    """The characters HTTP forbids in a field value (RFC 9110 5.5), as our error, never h11's."""
     if ILLEGAL_IN_VALUE.search(value):
         raise TemplateError(
             f"header {name!r} contains a line break or another control character after rendering; "
             "header values must be a single line of text"
         )
     return value
+
+
+def clean_header_value(name: str, value: str) -> str:
+    """Fetch's header value normalisation (surrounding whitespace trimmed), then the HTTP rule."""
+    return check_header_value(name, value.strip(HTTP_WS))
 
 
 def json_escaped_vars(vars: Mapping[str, Any]) -> dict[str, Any]:

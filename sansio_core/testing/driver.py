@@ -1,17 +1,20 @@
-"""A public test kit: drive a ``Call`` against an in-memory h11 server, no sockets.
+"""The one virtual-clock driver: run a ``Call`` against an in-memory peer, record it, replay it.
 
-``run_against`` answers every action of a call from a handler function that
-sees each request as h11 parsed it (a real peer, not a mock of our code), and
-advances a virtual clock, so tests (and users' own tests) can check the bytes
-a target sends and the response it builds, deterministically.
+Tests (ours and users') drive the core exactly as a binding does, but with a
+peer object instead of sockets and a virtual clock instead of time: a
+``Sleep`` jumps the clock, a ``Read`` from a silent peer jumps it to the
+read's deadline and times out. Every step is recorded as (action, event,
+instant), and ``replay`` feeds such a recording to a fresh call with no peer
+at all, which is how recorded exchanges replay deterministically.
+
+Peers: ``h11_peer.H11Peer`` (an ``h11.Connection(SERVER)`` answering from a
+handler) and ``ws_peer.WsPeer`` (a ``wsproto`` server following a script).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import h11
+from typing import Protocol
 
 from .. import actions as A
 from .. import events as E
@@ -19,120 +22,91 @@ from ..call import Call
 from ..timebase import Instant
 
 
-@dataclass
-class ServerReply:
-    status: int = 200
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-    reason: bytes = b""
-    # Bytes to send instead of a well-formed response (server quirks).
-    raw: bytes | None = None
-    close: bool = False
+class VirtualClock:
+    """Monotonic and wall time that only move when the driver moves them."""
+
+    __slots__ = ("now", "step_s")
+
+    def __init__(self, start: Instant, step_s: float = 0.0) -> None:
+        self.now = start
+        self.step_s = step_s
+
+    def advance_to(self, mono: float) -> None:
+        """Jump forward to ``mono`` (never backward); wall time moves by the same amount."""
+        if mono > self.now.mono:
+            self.now = Instant(mono, self.now.wall + (mono - self.now.mono))
+
+    def tick(self) -> None:
+        """The small fixed cost of one event (0 by default)."""
+        if self.step_s:
+            self.now = Instant(self.now.mono + self.step_s, self.now.wall + self.step_s)
 
 
-@dataclass
-class SeenRequest:
-    method: str
-    target: str
-    headers: list[tuple[str, str]]
-    body: bytes
+class Peer(Protocol):
+    """What a test server does for each action that reaches the network."""
 
-
-Handler = Callable[[SeenRequest], ServerReply]
+    def open(self, action: A.Open, clock: VirtualClock) -> E.Event: ...
+    def write(self, action: A.Write, clock: VirtualClock) -> E.Event: ...
+    def read(self, action: A.Read, clock: VirtualClock) -> E.Event: ...
+    def close(self, conn: int) -> None: ...
 
 
 @dataclass
 class Recording:
-    """Every action the call took and every event it was fed, in order."""
+    """Every action the call took, the event it was fed (``None`` for actions that need
+    no reply) and the instant it was fed at, in order."""
 
     steps: list[tuple[A.Action, E.Event | None, Instant]] = field(default_factory=list)
-    requests: list[SeenRequest] = field(default_factory=list)
 
 
-class _Conn:
-    def __init__(self) -> None:
-        self.h = h11.Connection(h11.SERVER)
-        self.outbox = bytearray()
-        self.closed = False
+@dataclass
+class Run:
+    """What ``drive`` saw: the terminal action, every action, the streamed deltas."""
+
+    terminal: A.Action
+    actions: list[A.Action]
+    deltas: list[str]
+    recording: Recording
+    started: Instant
+    ended: Instant
+
+    @property
+    def elapsed(self) -> float:
+        return self.ended.mono - self.started.mono
 
 
-def run_against(call: Call, handler: Handler, *, start: Instant | None = None,
-                step_s: float = 0.001) -> tuple[A.Action, Recording]:
-    """Drive ``call`` to its end against ``handler``; returns (terminal action, recording).
-
-    The virtual clock advances ``step_s`` per event; ``Sleep`` jumps to its
-    deadline; a ``Read`` with nothing to deliver times out at its deadline.
-    """
-    now = start or call.context.now
-    conns: dict[int, _Conn] = {}
-    rec = Recording()
-    while True:
+def drive(call: Call, peer: Peer, clock: VirtualClock, *, max_steps: int = 1_000_000) -> Run:
+    """Drive ``call`` to its end against ``peer``; ``AssertionError`` if it never ends."""
+    started = clock.now
+    actions: list[A.Action] = []
+    deltas: list[str] = []
+    recording = Recording()
+    for _ in range(max_steps):
         action = call.next_action()
+        actions.append(action)
         if isinstance(action, A.TERMINAL):
-            return action, rec
+            return Run(action, actions, deltas, recording, started, clock.now)
         event: E.Event | None = None
         if isinstance(action, A.Open):
-            conns[action.conn] = _Conn()
-            event = E.Opened(action.conn)
+            event = peer.open(action, clock)
         elif isinstance(action, A.Write):
-            c = conns[action.conn]
-            c.h.receive_data(action.data)
-            _serve(c, handler, rec)
-            event = E.Written(action.conn)
+            event = peer.write(action, clock)
         elif isinstance(action, A.Read):
-            c = conns[action.conn]
-            if c.outbox:
-                data = bytes(c.outbox[: action.max_bytes])
-                del c.outbox[: action.max_bytes]
-                event = E.Received(action.conn, data)
-            elif c.closed:
-                event = E.Received(action.conn, b"")
-            else:
-                if action.deadline is not None:
-                    now = Instant(max(now.mono, action.deadline), now.wall + max(0.0, action.deadline - now.mono))
-                event = E.TimedOut(action.conn)
+            event = peer.read(action, clock)
         elif isinstance(action, A.Sleep):
-            now = Instant(action.until, now.wall + max(0.0, action.until - now.mono))
+            clock.advance_to(action.until)
             event = E.Woke()
-        now = Instant(now.mono + step_s, now.wall + step_s)
-        rec.steps.append((action, event, now))
+        elif isinstance(action, A.Close):
+            peer.close(action.conn)
+        elif isinstance(action, A.Emit):
+            deltas.append(action.delta)
+        clock.tick()
+        recording.steps.append((action, event, clock.now))
         if event is not None:
-            call.feed(event, now)
+            call.feed(event, clock.now)
         else:
-            call.context.now = now
-
-
-def _serve(c: _Conn, handler: Handler, rec: Recording) -> None:
-    req: h11.Request | None = None
-    body = bytearray()
-    while True:
-        ev = c.h.next_event()
-        if isinstance(ev, h11.Request):
-            req = ev
-        elif isinstance(ev, h11.Data):
-            body += ev.data
-        elif isinstance(ev, h11.EndOfMessage) or ev is h11.NEED_DATA or ev is h11.PAUSED:
-            break
-    if req is None or not isinstance(ev, h11.EndOfMessage):
-        return
-    seen = SeenRequest(req.method.decode(), req.target.decode(),
-                       [(k.decode(), v.decode("latin-1")) for k, v in req.headers], bytes(body))
-    rec.requests.append(seen)
-    reply = handler(seen)
-    if reply.raw is not None:
-        c.outbox += reply.raw
-        c.closed = reply.close
-        return
-    headers = list(reply.headers)
-    if not any(k.lower() in ("content-length", "transfer-encoding") for k, _ in headers):
-        headers.append(("content-length", str(len(reply.body))))
-    if reply.close:
-        headers.append(("connection", "close"))
-    c.outbox += c.h.send(h11.Response(status_code=reply.status, headers=headers, reason=reply.reason)) or b""
-    c.outbox += c.h.send(h11.Data(data=reply.body)) or b""
-    c.outbox += c.h.send(h11.EndOfMessage()) or b""
-    if reply.close:
-        c.closed = True
+            call.context.now = clock.now
+    raise AssertionError("the call did not finish")
 
 
 def replay(call: Call, recording: Recording) -> A.Action:
@@ -152,4 +126,4 @@ def replay(call: Call, recording: Recording) -> A.Action:
     return call.next_action()
 
 
-__all__ = ["Recording", "SeenRequest", "ServerReply", "replay", "run_against"]
+__all__ = ["Peer", "Recording", "Run", "VirtualClock", "drive", "replay"]

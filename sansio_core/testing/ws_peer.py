@@ -37,6 +37,10 @@ from ..call import Call
 from ..errors import FailureKind, PromptwireError
 from ..response import ProviderResponse
 from ..timebase import Instant
+from .driver import VirtualClock, drive
+
+# The wall clock the script runs at (an arbitrary fixed date, so runs repeat).
+_WALL_EPOCH = 1_700_000_000.0
 
 # Script steps. Each is a small tuple so scripts read like the spec's cases:
 #   ("text", "hi")              a text message
@@ -208,8 +212,33 @@ class _Peer:
             self._schedule(self.script.on_message)
 
 
-def _instant(t: float) -> Instant:
-    return Instant(mono=t, wall=1_700_000_000.0 + t)
+class WsPeer:
+    """The driver's view of a ``ScriptedWsServer``: one connection, scripted bytes."""
+
+    def __init__(self, server: ScriptedWsServer, start: float, read_size: int | None) -> None:
+        self.server = server
+        self.peer = _Peer(server, start)
+        self.read_size = read_size
+        self.closed_by_client = False
+
+    def open(self, action: A.Open, clock: VirtualClock) -> E.Event:
+        if self.server.refuse_connect is not None:
+            return E.OpenFailed(action.conn, self.server.refuse_connect, "scripted")
+        return E.Opened(action.conn)
+
+    def write(self, action: A.Write, clock: VirtualClock) -> E.Event:
+        self.peer.now = clock.now.mono
+        self.peer.receive(action.data)
+        return E.Written(action.conn)
+
+    def read(self, action: A.Read, clock: VirtualClock) -> E.Event:
+        self.peer.now = max(self.peer.now, clock.now.mono)
+        event = _read(self.peer, action, self.read_size)
+        clock.advance_to(self.peer.now)
+        return event
+
+    def close(self, conn: int) -> None:
+        self.closed_by_client = True
 
 
 def run_ws_call(
@@ -220,38 +249,9 @@ def run_ws_call(
     ``read_size`` caps each ``Received`` (1 feeds the client byte by byte).
     """
     t0 = call.context.now.mono
-    peer = _Peer(server, t0)
-    actions: list[A.Action] = []
-    deltas: list[str] = []
-    closed = False
-    for _ in range(max_steps):
-        action = call.next_action()
-        actions.append(action)
-        if isinstance(action, A.TERMINAL):
-            return WsRun(action, server, actions, deltas, peer.now - t0, closed)
-        event: E.Event | None = None
-        if isinstance(action, A.Open):
-            if server.refuse_connect is not None:
-                event = E.OpenFailed(action.conn, server.refuse_connect, "scripted")
-            else:
-                event = E.Opened(action.conn)
-        elif isinstance(action, A.Write):
-            peer.receive(action.data)
-            event = E.Written(action.conn)
-        elif isinstance(action, A.Read):
-            event = _read(peer, action, read_size)
-        elif isinstance(action, A.Close):
-            closed = True
-        elif isinstance(action, A.Emit):
-            deltas.append(action.delta)
-        elif isinstance(action, A.Sleep):
-            peer.now = max(peer.now, action.until)
-            event = E.Woke()
-        if event is not None:
-            call.feed(event, _instant(peer.now))
-        else:
-            call.context.now = _instant(peer.now)
-    raise AssertionError("the call did not finish")
+    peer = WsPeer(server, t0, read_size)
+    run = drive(call, peer, VirtualClock(Instant(mono=t0, wall=_WALL_EPOCH + t0)), max_steps=max_steps)
+    return WsRun(run.terminal, server, run.actions, run.deltas, run.elapsed, peer.closed_by_client)
 
 
 def _read(peer: _Peer, action: A.Read, read_size: int | None) -> E.Event:
@@ -282,4 +282,4 @@ def _read(peer: _Peer, action: A.Read, read_size: int | None) -> E.Event:
     return E.Received(action.conn, chunk)
 
 
-__all__ = ["ScriptedWsServer", "Step", "WsRun", "run_ws_call"]
+__all__ = ["ScriptedWsServer", "Step", "WsPeer", "WsRun", "run_ws_call"]

@@ -41,10 +41,11 @@ from ..errors import (
     WebSocketClosed,
 )
 from ..hooks import Hook, HookResult, compile_ws_hook
+from ..http.message import check_header_name, check_header_value, header_bytes
 from ..js.engine import UNDEFINED, JsEngine
 from ..js.jsvalue import is_undefined, js_string, normalize_result
 from ..js.jsvalue import js_truthy as truthy
-from ..limits import READ_CHUNK, WS_CLOSE_GRACE, Limits
+from ..limits import WS_CLOSE_GRACE, Limits
 from ..response import ProviderResponse
 from ..sources import Sources
 from ..templating import TemplateEngine
@@ -171,8 +172,7 @@ class WsTarget:
             for name, value in (config.headers or {}).items()
         ]
         for name, _ in headers:
-            if not name or any(c in name for c in " \t\r\n:()<>@,;\\\"/[]?={}"):
-                raise ConfigError("is not a valid HTTP header name", f"headers.{name}")
+            check_header_name(name, f"headers.{name}")
         js = js or JsEngine(env=env)
         stream = compile_ws_hook("streamResponse", config.streamResponse, sources, js)
         transform = None
@@ -241,9 +241,7 @@ class WsTarget:
         out: list[tuple[str, bytes]] = []
         seen: set[str] = set()
         for name, template in self._headers:
-            value = self._render(template, values, f"headers.{name}")
-            if any(c in value for c in "\r\n\x00"):
-                raise TemplateError(f"headers.{name}: the rendered value contains a line break or NUL")
+            value = check_header_value(name, self._render(template, values, f"headers.{name}"))
             low = name.lower()
             seen.add(low)
             if low == "host":
@@ -256,11 +254,7 @@ class WsTarget:
                 continue
             if low in _HANDSHAKE_OWNED:
                 continue
-            try:
-                encoded = value.encode("latin-1")
-            except UnicodeEncodeError:
-                encoded = value.encode("utf-8")
-            out.append((name, encoded))
+            out.append((name, header_bytes(value)))
         auth = url.basic_auth()
         if auth and "authorization" not in seen:
             out.append(("Authorization", auth.encode("latin-1")))
@@ -319,7 +313,7 @@ class WsTarget:
         prompt: str,
         context: Mapping[str, Any] | None,
     ) -> Generator[A.Action, E.Event | None, ProviderResponse]:
-        io = _Io(conn, wire, deadline, total_ms)
+        io = _Io(conn, wire, deadline, total_ms, self._limits.read_chunk)
         yield from io.write(wire.start(host, url.target, headers, offered), handshake=True)
 
         # Handshake: read until the server accepts or refuses the upgrade.
@@ -398,10 +392,11 @@ class WsTarget:
 class _Io:
     """Reads and writes of one WebSocket call, all under the call's total deadline."""
 
-    __slots__ = ("conn", "deadline", "total_ms", "wire")
+    __slots__ = ("conn", "deadline", "read_chunk", "total_ms", "wire")
 
-    def __init__(self, conn: int, wire: WsWire, deadline: float, total_ms: float) -> None:
+    def __init__(self, conn: int, wire: WsWire, deadline: float, total_ms: float, read_chunk: int) -> None:
         self.conn = conn
+        self.read_chunk = read_chunk
         self.wire = wire
         self.deadline = deadline
         self.total_ms = total_ms
@@ -420,7 +415,7 @@ class _Io:
             raise _dropped(event.kind, event.detail, handshake)
 
     def read(self, *, handshake: bool) -> Generator[A.Action, E.Event | None, Feed]:
-        event = yield A.Read(self.conn, READ_CHUNK, self.deadline)
+        event = yield A.Read(self.conn, self.read_chunk, self.deadline)
         event = expect(event, E.Received, E.ReadFailed, E.TimedOut)
         if isinstance(event, E.TimedOut):
             raise self._timeout("waiting for the handshake" if handshake else "waiting for a message")

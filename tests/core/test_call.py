@@ -8,7 +8,7 @@ import pytest
 
 from sansio_core import actions as A
 from sansio_core import events as E
-from sansio_core.call import Call, CallContext, Flow, expect
+from sansio_core.call import FEED_ALLOWED, Call, CallContext, CallState, Flow, expect
 from sansio_core.errors import Cancelled, LocalProtocolError, TransformError
 from sansio_core.response import ProviderResponse
 from sansio_core.timebase import Instant
@@ -95,3 +95,66 @@ def test_feed_updates_the_flows_clock() -> None:
     call.feed(E.Woke(), Instant(15.0, 1005.0))
     assert isinstance(call.next_action(), A.Complete)
     assert seen == [Instant(15.0, 1005.0)]
+
+
+# -- the explicit state (CallState) -----------------------------------------------------
+
+
+def _buggy_flow(ctx: CallContext) -> Flow:
+    conn = ctx.new_conn()
+    expect((yield A.Open(conn, "http", "h", 80, None, None)), E.Opened)
+    raise KeyError("missing-key")
+
+
+def test_an_unexpected_exception_fails_once_then_the_call_refuses_use() -> None:
+    # This used to return Complete(response=None) on the next next_action().
+    call = Call(_buggy_flow, CallContext(now=T0))
+    assert call.state is CallState.IDLE
+    assert isinstance(call.next_action(), A.Open)
+    assert call.state is CallState.AWAITING
+    call.feed(E.Opened(1), T0)
+    assert call.next_action() == A.Close(1)
+    fail = call.next_action()
+    assert isinstance(fail, A.Fail) and isinstance(fail.error, LocalProtocolError)
+    assert "KeyError" in str(fail.error) and "missing-key" in str(fail.error)
+    assert isinstance(fail.error.__cause__, KeyError)
+    assert call.state is CallState.ERROR
+    with pytest.raises(LocalProtocolError, match="already failed .*KeyError"):
+        call.next_action()
+    with pytest.raises(LocalProtocolError, match="already failed"):
+        call.feed(E.Woke(), T0)
+    with pytest.raises(LocalProtocolError, match="already failed"):
+        call.feed(E.Cancelled(), T0)
+
+
+def test_states_follow_the_actions() -> None:
+    call = two_connections_then(fail=False)
+    seen = []
+    for conn in (1, 2):
+        call.next_action()
+        seen.append(call.state)
+        call.feed(E.Opened(conn), T0)
+        seen.append(call.state)
+    assert seen == [CallState.AWAITING, CallState.RUNNING] * 2
+    assert isinstance(call.next_action(), A.Release) and call.state is CallState.RUNNING
+    call.next_action()
+    end = call.next_action()
+    assert isinstance(end, A.Complete) and call.state is CallState.DONE and call.done
+    assert call.next_action() is end  # terminal actions repeat
+    call.feed(E.Cancelled(), T0)  # too late to matter
+    assert call.next_action() is end
+
+
+def test_a_reply_without_an_outstanding_action_is_refused_in_every_state() -> None:
+    call = two_connections_then(fail=False)
+    with pytest.raises(LocalProtocolError, match="state idle"):
+        call.feed(E.Opened(1), T0)
+    open_both(call)
+    call.next_action()  # Release: needs no reply
+    with pytest.raises(LocalProtocolError, match="state running"):
+        call.feed(E.Woke(), T0)
+
+
+def test_feed_allowed_table_covers_every_state() -> None:
+    assert set(FEED_ALLOWED) == set(CallState)
+    assert FEED_ALLOWED[CallState.ERROR] == frozenset()

@@ -6,7 +6,7 @@ from sansio_core import actions as A
 from sansio_core.config.provider import parse_provider_entry
 from sansio_core.sources import Sources
 from sansio_core.targets import build_target
-from sansio_core.testing.driver import ServerReply, run_against
+from sansio_core.testing.h11_peer import ServerReply, run_against
 from sansio_core.timebase import Instant
 
 

@@ -21,7 +21,7 @@ from sansio_core.http.exchange import RawResponse, exchange
 from sansio_core.http.prepared import PreparedRequest
 from sansio_core.limits import Limits
 from sansio_core.response import ProviderResponse
-from sansio_core.testing.driver import ServerReply, run_against
+from sansio_core.testing.h11_peer import ServerReply, run_against
 from sansio_core.timebase import Instant
 
 T0 = Instant(100.0, 1_700_000_000.0)

@@ -25,7 +25,7 @@ from sansio_core.errors import ConfigError, PromptwireError
 from sansio_core.http.multipart import JPEG_1X1, PNG_1X1, basic_pdf, blob_type, content_type_for
 from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources
-from sansio_core.testing.driver import SeenRequest, ServerReply, run_against
+from sansio_core.testing.h11_peer import SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
 
 GOLDENS = Path("/work/shared/conformance/cases")

@@ -31,7 +31,8 @@ from sansio_core.limits import Limits
 from sansio_core.response import ProviderResponse
 from sansio_core.sources import Sources
 from sansio_core.templating import TemplateEngine
-from sansio_core.testing.driver import Recording, SeenRequest, ServerReply, run_against
+from sansio_core.testing.driver import Recording
+from sansio_core.testing.h11_peer import SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
 
 T0 = Instant(1000.0, 1_700_000_000.0)

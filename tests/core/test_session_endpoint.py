@@ -11,7 +11,8 @@ from sansio_core.config.provider import parse_provider_entry
 from sansio_core.errors import ConfigError, HttpStatusError, RemoteProtocolError
 from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources
-from sansio_core.testing.driver import Recording, SeenRequest, ServerReply, run_against
+from sansio_core.testing.driver import Recording
+from sansio_core.testing.h11_peer import SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
 from tests.core.test_oauth import run_spec_case, spec_cases
 

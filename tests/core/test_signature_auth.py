@@ -23,7 +23,7 @@ from sansio_core.config.provider import parse_provider_entry
 from sansio_core.errors import ConfigError
 from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources
-from sansio_core.testing.driver import SeenRequest, ServerReply, run_against
+from sansio_core.testing.h11_peer import SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
 
 T0 = 1_700_000_000.0  # wall clock of the first call (seconds)

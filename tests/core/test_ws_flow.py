@@ -490,7 +490,12 @@ def test_template_errors() -> None:
         target({"messageTemplate": '{"q": {{ prompt }'})
     t = target({"headers": {"X": "{{ v }}"}})
     err = run(t, ScriptedWsServer(), vars={"v": "a\r\nInjected: 1"}).error
-    assert isinstance(err, TemplateError) and "headers.X" in str(err)
+    # The handshake follows the HTTP header rules, with the same message.
+    assert isinstance(err, TemplateError) and "header 'X' contains a line break" in str(err)
+    err = run(t, ScriptedWsServer(), vars={"v": "bell\x07"}).error
+    assert isinstance(err, TemplateError) and "control character" in str(err)
+    with pytest.raises(ConfigError, match="not a valid HTTP header name"):
+        target({"headers": {"Bad Name": "x"}})
 
 
 def test_rendering_matches_nunjucks() -> None:
