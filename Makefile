@@ -23,7 +23,7 @@ test: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/mypy --strict sansio_core
+	$(BIN)/mypy --strict sansio_core bindings
 	$(BIN)/python ../shared/tools/check_purity.py sansio_core
 	$(BIN)/python -m promptwire._unasync --check
 

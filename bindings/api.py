@@ -18,13 +18,13 @@ import random
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from sansio_core.call import Call
 from sansio_core.config.provider import ProviderEntry, provider_entries
 from sansio_core.errors import ConfigError
 from sansio_core.response import ProviderResponse
-from sansio_core.targets import build_target
+from sansio_core.targets import CoreTarget, build_target
 from sansio_core.timebase import Instant
 
 from ._async import driver as _async_driver
@@ -35,13 +35,6 @@ from .loader import load_sources, read_document
 from .pool import Pool
 
 _system_random = random.SystemRandom()
-
-
-class CoreTarget(Protocol):
-    label: str
-
-    def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
-                 now: Instant, seed: int, timeout_ms: float | None = None) -> Call: ...
 
 
 def select_entry(doc: Any, provider: str | None = None) -> ProviderEntry:

@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -324,4 +324,4 @@ def _entry() -> None:  # pragma: no cover
     sys.exit(main())
 
 
-__all__: Iterable[str] = ["main"]
+__all__ = ["main"]

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Protocol
 
+from .call import Call
 from .config.provider import ProviderEntry
 from .http.target import HttpTarget
 from .js.engine import JsEngine
 from .sources import Sources
+from .timebase import Instant
 from .ws.flow import WsTarget
 
 
+class CoreTarget(Protocol):
+    """What every compiled target offers a binding: a label and a ``Call`` per prompt."""
+
+    label: str
+
+    def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
+                 now: Instant, seed: int, timeout_ms: float | None = None) -> Call: ...
+
+
 def build_target(entry: ProviderEntry, sources: Sources, *,
-                 owner: Callable[[], Hashable] | None = None) -> Any:
+                 owner: Callable[[], Hashable] | None = None) -> CoreTarget:
     """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config."""
     if entry.kind == "websocket":
 
@@ -24,4 +35,4 @@ def build_target(entry: ProviderEntry, sources: Sources, *,
     return HttpTarget.compile(entry, sources, owner=owner)
 
 
-__all__ = ["build_target"]
+__all__ = ["CoreTarget", "build_target"]

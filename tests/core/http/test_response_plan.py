@@ -30,7 +30,7 @@ from sansio_core.js.limits import JsLimits
 from sansio_core.sources import Sources
 from sansio_core.templating import TemplateEngine
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = Path(__file__).resolve().parents[3].parent / "shared"
 CASES = SHARED / "conformance" / "cases"
 EXPECT = SHARED / "conformance" / "expectations"
 SPEC_CASES = SHARED / "spec" / "http-provider-cases.yaml"

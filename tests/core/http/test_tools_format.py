@@ -12,7 +12,7 @@ import yaml
 from sansio_core.errors import ConfigError
 from sansio_core.http.tools_format import convert_tool_choice, convert_tools, tool_vars, tools_vars
 
-CASES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "cases"
+CASES = Path(__file__).resolve().parents[3].parent / "shared" / "conformance" / "cases"
 WEATHER = [{"type": "function", "function": {
     "name": "get_weather", "description": "Get weather",
     "parameters": {"type": "object", "properties": {"location": {"type": "string", "default": "x"},

@@ -21,9 +21,9 @@ from sansio_core.errors import ConfigError
 from sansio_core.limits import MAX_JKS_BLOB, MAX_JKS_ENTRIES
 from sansio_core.sources import Sources
 
-from .test_signature_auth import call, header, target
+from .test_signature import call, header, target
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "jks"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "jks"
 STORE = (FIXTURES / "client.jks").read_bytes()
 PASSWORD = "changeit"
 

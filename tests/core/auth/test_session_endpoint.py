@@ -14,7 +14,7 @@ from sansio_core.sources import Sources
 from sansio_core.testing.driver import Recording
 from sansio_core.testing.h11_peer import SeenRequest, ServerReply, run_against
 from sansio_core.timebase import Instant
-from tests.core.test_oauth import run_spec_case, spec_cases
+from tests.core.auth.test_oauth import run_spec_case, spec_cases
 
 T0 = Instant(1000.0, 1_700_000_000.0)
 BASE = "http://api.test"
