@@ -119,7 +119,7 @@ def test_an_unexpected_exception_fails_once_then_the_call_refuses_use() -> None:
     assert "KeyError" in str(fail.error) and "missing-key" in str(fail.error)
     assert isinstance(fail.error.__cause__, KeyError)
     assert call.state is CallState.ERROR
-    with pytest.raises(LocalProtocolError, match="already failed .*KeyError"):
+    with pytest.raises(LocalProtocolError, match=r"already failed .*KeyError"):
         call.next_action()
     with pytest.raises(LocalProtocolError, match="already failed"):
         call.feed(E.Woke(), T0)
