@@ -24,7 +24,7 @@ from ..call import CallContext
 from ..config.timeouts import Timeouts
 from ..config.tls import tls_for
 from ..errors import RemoteProtocolError, TransportError
-from ..http.attempts import AttemptFlow, run_attempts
+from ..http.attempts import ATTEMPT_ERRORS, AttemptFlow, failed_attempt, run_attempts
 from ..http.exchange import RawResponse, exchange
 from ..http.prepared import PreparedRequest
 from ..http.response_plan import header_map
@@ -90,10 +90,8 @@ def fetch(ctx: CallContext, req: PreparedRequest, *, tls: A.TlsParams | None, ti
     def attempt() -> AttemptFlow[RawResponse]:
         try:
             got: RawResponse = yield from exchange(ctx, req, tls=tls, timeouts=timeouts, limits=limits)
-        except (TransportError, RemoteProtocolError) as err:
-            started = bool(getattr(err, "response_started", False))
-            reused = bool(getattr(err, "reused", False))
-            return Outcome.from_error(err, response_started=started, reused=reused), None, err
+        except ATTEMPT_ERRORS as err:
+            return failed_attempt(err)
         text = got.body.decode("utf-8", "replace")
         return Outcome.response(got.status, got.reason, got.headers, text), got, None
 

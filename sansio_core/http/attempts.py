@@ -15,11 +15,22 @@ from typing import TypeVar
 from .. import actions as A
 from .. import events as E
 from ..call import CallContext
-from ..errors import PromptwireError
+from ..errors import PromptwireError, RemoteProtocolError, TransportError
 from .retry import Outcome, RetryPolicy, decide, exhausted_error
 
 T = TypeVar("T")
 AttemptFlow = Generator[A.Action, "E.Event | None", tuple[Outcome, T | None, PromptwireError | None]]
+AttemptResult = tuple[Outcome, T | None, PromptwireError | None]
+
+# What an exchange raises that the retry policy judges (everything else ends the call).
+ATTEMPT_ERRORS = (TransportError, RemoteProtocolError)
+
+
+def failed_attempt(err: TransportError | RemoteProtocolError) -> AttemptResult[T]:
+    """The ``(outcome, result, failure)`` of an attempt whose exchange raised ``err``."""
+    started = bool(getattr(err, "response_started", False))
+    reused = bool(getattr(err, "reused", False))
+    return Outcome.from_error(err, response_started=started, reused=reused), None, err
 
 
 def run_attempts(
@@ -56,4 +67,4 @@ def run_attempts(
         return result, len(history) + 1
 
 
-__all__ = ["AttemptFlow", "run_attempts"]
+__all__ = ["ATTEMPT_ERRORS", "AttemptFlow", "AttemptResult", "failed_attempt", "run_attempts"]

@@ -27,6 +27,7 @@ from ..errors import (
     TransportError,
 )
 from ..limits import Limits
+from ..transport import transport_error
 from .message import header_bytes
 from .prepared import PreparedRequest
 
@@ -101,7 +102,7 @@ def exchange(
         name, ms = clock.which(ctx.now, "connect", False)
         raise DeadlineExceeded(_timeout_text(name, ms, "connecting to " + _origin(req)), name)
     if isinstance(event, E.OpenFailed):
-        raise TransportError(f"cannot connect to {_origin(req)}: {event.detail}", event.kind)
+        raise transport_error(f"cannot connect to {_origin(req)}", event)
     reused = expect(event, E.Opened).reused
 
     h = h11.Connection(h11.CLIENT, max_incomplete_event_size=limits.max_response_head)
@@ -120,8 +121,7 @@ def exchange(
             name, ms = clock.which(ctx.now, "write", False)
             raise DeadlineExceeded(_timeout_text(name, ms, "sending the request"), name)
         failed = expect(event, E.WriteFailed)
-        raise TransportError(f"sending the request failed: {failed.detail or failed.kind.value}",
-                             failed.kind, reused=reused)
+        raise transport_error("sending the request failed", failed, reused=reused)
     sent_at = ctx.now.mono
     clock.request_sent(ctx.now)
 
@@ -160,8 +160,8 @@ def exchange(
                 raise DeadlineExceeded(_timeout_text(name, ms, "waiting for the response"), name,
                                        response_started=started)
             failed = expect(event, E.ReadFailed)
-            raise TransportError(f"reading the response failed: {failed.detail or failed.kind.value}",
-                                 failed.kind, response_started=started, reused=reused)
+            raise transport_error("reading the response failed", failed, response_started=started,
+                                  reused=reused)
         if isinstance(ev, h11.Response):
             head = ResponseHead(
                 ev.status_code,

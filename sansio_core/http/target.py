@@ -21,14 +21,13 @@ from ..auth.steps import compile_pre_steps
 from ..call import Call, CallContext, Flow
 from ..config.timeouts import Timeouts
 from ..config.tls import tls_for, tls_params
-from ..errors import RemoteProtocolError, TransportError
 from ..limits import Limits
 from ..response import ProviderResponse
 from ..sources import Sources
 from ..streams.http_stream import StreamDecoder
 from ..templating import TemplateEngine
 from ..timebase import Instant
-from .attempts import AttemptFlow, run_attempts
+from .attempts import ATTEMPT_ERRORS, AttemptFlow, failed_attempt, run_attempts
 from .exchange import RawResponse, exchange
 from .message import IDENTITY_HEADERS, UNCHANGED
 from .multipart import debug_summary
@@ -156,10 +155,8 @@ class HttpTarget:
                 text = decoder.finish_text(got)
                 for delta in decoder.finish_deltas():
                     yield A.Emit(delta)
-            except (TransportError, RemoteProtocolError) as err:
-                started = bool(getattr(err, "response_started", False))
-                reused = bool(getattr(err, "reused", False))
-                return Outcome.from_error(err, response_started=started, reused=reused), None, err
+            except ATTEMPT_ERRORS as err:
+                return failed_attempt(err)
             if decoder.decoded:
                 # Like fetch: once the body is decoded, its coding and encoded
                 # length no longer describe what the caller sees.

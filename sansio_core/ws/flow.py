@@ -31,13 +31,11 @@ from ..config.ws import WsConfig, load_ws_config
 from ..errors import (
     ConfigError,
     DeadlineExceeded,
-    FailureKind,
     HttpStatusError,
     PromptwireError,
     TargetReportedError,
     TemplateError,
     TransformError,
-    TransportError,
     WebSocketClosed,
 )
 from ..hooks import Hook, HookResult, compile_ws_hook
@@ -50,6 +48,7 @@ from ..response import ProviderResponse
 from ..sources import Sources
 from ..templating import TemplateEngine
 from ..timebase import Instant
+from ..transport import failure_detail, transport_error
 from .url import WsUrl, parse_ws_url, redact_url
 from .wire import ABNORMAL, Accepted, Closed, Failed, Feed, Rejected, WsMessage, WsWire
 
@@ -286,7 +285,7 @@ class WsTarget:
         if isinstance(event, E.TimedOut):
             raise DeadlineExceeded(f"WebSocket request timed out after {_ms(total_ms)}ms (while connecting)")
         if isinstance(event, E.OpenFailed):
-            raise TransportError(_open_failed(event), event.kind)
+            raise transport_error(f"WebSocket connection failed ({event.kind.value.upper()})", event)
 
         try:
             response = yield from self._exchange(ctx, conn, wire, deadline, total_ms, host, url, headers,
@@ -412,7 +411,7 @@ class _Io:
         if isinstance(event, E.TimedOut):
             raise self._timeout("while sending")
         if isinstance(event, E.WriteFailed):
-            raise _dropped(event.kind, event.detail, handshake)
+            raise _dropped(event, handshake)
 
     def read(self, *, handshake: bool) -> Generator[A.Action, E.Event | None, Feed]:
         event = yield A.Read(self.conn, self.read_chunk, self.deadline)
@@ -420,7 +419,7 @@ class _Io:
         if isinstance(event, E.TimedOut):
             raise self._timeout("waiting for the handshake" if handshake else "waiting for a message")
         if isinstance(event, E.ReadFailed):
-            raise _dropped(event.kind, event.detail, handshake)
+            raise _dropped(event, handshake)
         return self.wire.receive(event.data)
 
     def reply(self, feed: Feed) -> Generator[A.Action, E.Event | None, None]:
@@ -472,21 +471,15 @@ def _closed_error(closed: Closed) -> WebSocketClosed:
     )
 
 
-def _dropped(kind: FailureKind, detail: str, handshake: bool) -> PromptwireError:
-    what = f"{kind.value}{': ' + detail if detail else ''}"
+def _dropped(event: E.WriteFailed | E.ReadFailed, handshake: bool) -> PromptwireError:
     if handshake:
-        return TransportError(f"WebSocket connection failed during the handshake ({what})", kind)
-    err = WebSocketClosed(
+        return transport_error("WebSocket connection failed during the handshake", event)
+    what = failure_detail(event.kind, event.detail)
+    return WebSocketClosed(
         f"WebSocket connection dropped by the server before the response was complete (code {ABNORMAL}: {what})",
         ABNORMAL,
         what,
     )
-    return err
-
-
-def _open_failed(event: E.OpenFailed) -> str:
-    detail = f": {event.detail}" if event.detail else ""
-    return f"WebSocket connection failed ({event.kind.value.upper()}){detail}"
 
 
 def _ms(value: float) -> str:
