@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="print the ProviderResponse as JSON (promptfoo's camelCase keys); "
                         "{\"thrown\": message} when the call raised")
 
+    c.add_argument("--dry-run", action="store_true",
+                   help="print the request as it would go out (secrets redacted) and send nothing")
+
+    from .bench import add_parser as add_bench_parser
+    from .eval.command import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
+    add_bench_parser(sub)
+
     m = sub.add_parser("mock", help="run the embedded mock LLM server on loopback",
                        description="Serve OpenAI-style, echo, status, streaming, fault and WebSocket "
                                    "endpoints on 127.0.0.1 (see docs/mock-server.md).")
@@ -250,6 +259,10 @@ def _failed(outcome: Outcome) -> bool:
 def cmd_call(args: argparse.Namespace) -> int:
     from .api import AsyncTarget, Target
 
+    if args.dry_run:
+        from .dry_run import cmd_dry_run
+
+        return cmd_dry_run(args)
     if args.calls:
         if args.prompt is not None or args.vars or args.var:
             raise UsageError("--calls cannot be combined with --prompt/--vars/--var")
@@ -296,6 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "call": cmd_call, "mock": cmd_mock, "demo": cmd_demo,
     }
+    from .bench import cmd_bench
+    from .eval.command import cmd_eval
+
+    commands.update(eval=cmd_eval, bench=cmd_bench)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
