@@ -128,7 +128,8 @@ def _error_kind(outcome: Any) -> str:
     http = outcome.metadata.get("http") if isinstance(outcome.metadata, dict) else None
     if isinstance(http, dict) and isinstance(http.get("status"), int) and http["status"] >= 400:
         return f"HTTP {http['status']}"
-    return "response error"
+    text = str(outcome.get("error"))
+    return "response error: " + (text if len(text) <= 60 else text[:57] + "...")
 
 
 def run_bench(opts: BenchOptions, on_done: Any = None) -> Samples:

@@ -150,9 +150,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     line += f" — ran {ran} in {elapsed:.2f} s ({ran / elapsed if elapsed > 0 else 0:.0f} rows/s)"
     if previous:
         line += f", {len(previous)} resumed"
-    console.print(line, highlight=False)
+    console.print(line, highlight=False, soft_wrap=True)
     for p in outputs:
-        console.print(f"wrote {p}", highlight=False)
+        console.print(f"wrote {p}", highlight=False, soft_wrap=True)
     if interrupted:
         console.print(f"interrupted: {len(specs) - len(rows)} rows not run (--resume to finish)", highlight=False)
         return 130
