@@ -122,6 +122,9 @@ def _prompts(args: argparse.Namespace) -> tuple[str, ...]:
 
 def _error_kind(outcome: Any) -> str:
     if isinstance(outcome, PromptwireError):
+        status = getattr(outcome, "status", None)
+        if isinstance(status, int):
+            return f"HTTP {status}"
         kind = getattr(outcome, "kind", None)
         name = type(outcome).__name__
         return f"{name} ({kind.value if hasattr(kind, 'value') else kind})" if kind else name
