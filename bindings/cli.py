@@ -1,4 +1,4 @@
-"""``promptwire``: call a target, run the mock server, or run the demo.
+"""``promptwire``: call a target, run an eval or a load test, run the mock server, or run the demo.
 
 Exit codes: 0 success; 1 the response carries an error or the call raised;
 2 usage or configuration errors. A user mistake never prints a traceback.

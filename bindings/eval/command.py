@@ -138,7 +138,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)
     console.print(summary_table(rows))
     statuses = [status(r) for r in rows]
     skipped = sum(int((r.get("gradingResult") or {}).get("skipped", 0)) for r in rows)

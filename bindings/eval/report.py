@@ -79,6 +79,7 @@ class Progress:
 
 
 def summary_table(rows: list[dict[str, Any]]) -> Any:
+    from rich import box
     from rich.table import Table
 
     groups: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
@@ -86,11 +87,12 @@ def summary_table(rows: list[dict[str, Any]]) -> Any:
         key = (str((r.get("provider") or {}).get("label")), int(r["promptIdx"]),
                str((r.get("prompt") or {}).get("label", ""))[:40])
         groups.setdefault(key, []).append(r)
-    table = Table(title="promptwire eval", title_justify="left")
-    table.add_column("provider", overflow="ellipsis", max_width=18, no_wrap=True)
-    table.add_column("prompt", overflow="ellipsis", max_width=22, no_wrap=True)
-    for col in ("pass", "fail", "error", "p50ms", "p95ms", "tokens"):
-        table.add_column(col, justify="right", no_wrap=True)
+    table = Table(title="promptwire eval", title_justify="left", box=box.SIMPLE_HEAD,
+                  caption="p50/p95: latency in ms", caption_justify="left")
+    table.add_column("provider", overflow="ellipsis", max_width=16, no_wrap=True)
+    table.add_column("prompt", overflow="ellipsis", max_width=20, no_wrap=True)
+    for col in ("pass", "fail", "err", "p50", "p95", "tokens"):
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     for (prov, idx, label), items in sorted(groups.items()):
         t = Tally()
         for r in items:
