@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _harness import prebuilt_server  # noqa: E402
+from _harness import prebuilt_server
 
 TESTS = 5000
 
