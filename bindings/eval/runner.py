@@ -221,6 +221,7 @@ def run_in_workers(config: str, opts: RunOptions, indices: list[int], workers: i
         p.start()
     running = len(procs)
     fatal: str | None = None
+    clean = False
     try:
         while running:
             try:
@@ -242,9 +243,10 @@ def run_in_workers(config: str, opts: RunOptions, indices: list[int], workers: i
             else:
                 fatal = payload
                 running -= 1
+        clean = fatal is None
     finally:
         for p in procs:
-            if p.is_alive() and fatal is not None:
+            if p.is_alive() and not clean:  # a failure or Ctrl-C: stop the others now
                 p.terminate()
             p.join(timeout=5)
     if fatal is not None:
