@@ -1,4 +1,4 @@
-"""``promptwire``: call a target, run the mock server, or run the demo.
+"""``promptwire``: call a target, run an eval or a load test, run the mock server, or run the demo.
 
 Exit codes: 0 success; 1 the response carries an error or the call raised;
 2 usage or configuration errors. A user mistake never prints a traceback.
@@ -68,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true",
                    help="print the ProviderResponse as JSON (promptfoo's camelCase keys); "
                         "{\"thrown\": message} when the call raised")
+
+    c.add_argument("--dry-run", action="store_true",
+                   help="print the request as it would go out (secrets redacted) and send nothing")
+
+    from .bench import add_parser as add_bench_parser
+    from .eval.command import add_parser as add_eval_parser
+
+    add_eval_parser(sub)
+    add_bench_parser(sub)
 
     m = sub.add_parser("mock", help="run the embedded mock LLM server on loopback",
                        description="Serve OpenAI-style, echo, status, streaming, fault and WebSocket "
@@ -250,6 +259,10 @@ def _failed(outcome: Outcome) -> bool:
 def cmd_call(args: argparse.Namespace) -> int:
     from .api import AsyncTarget, Target
 
+    if args.dry_run:
+        from .dry_run import cmd_dry_run
+
+        return cmd_dry_run(args)
     if args.calls:
         if args.prompt is not None or args.vars or args.var:
             raise UsageError("--calls cannot be combined with --prompt/--vars/--var")
@@ -296,6 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "call": cmd_call, "mock": cmd_mock, "demo": cmd_demo,
     }
+    from .bench import cmd_bench
+    from .eval.command import cmd_eval
+
+    commands.update(eval=cmd_eval, bench=cmd_bench)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

@@ -94,4 +94,7 @@ def run_demo(binding: str = "sync", examples: str | None = None) -> int:
                     text = text.replace("[", "\\[")
                 table.add_row(label, prompt, text[:120], f"{ms:.1f} ms")
         console.print(table)
+        from .eval.demo import run_demo_eval
+
+        failures += run_demo_eval(mock.base_url, mock.ws_url, console)
     return 1 if failures else 0
