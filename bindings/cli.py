@@ -18,11 +18,9 @@ from sansio_core._version import __version__
 from sansio_core.errors import ConfigError, LocalError, PromptwireError
 from sansio_core.response import ProviderResponse
 
+from .cli_args import UsageError, parse_vars
+
 EXIT_OK, EXIT_CALL_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    pass
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,24 +91,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 # -- call ---------------------------------------------------------------------------
-
-
-def _parse_vars(args: argparse.Namespace) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if args.vars:
-        try:
-            loaded = json.loads(args.vars)
-        except ValueError as exc:
-            raise UsageError(f"--vars is not valid JSON: {exc}") from None
-        if not isinstance(loaded, dict):
-            raise UsageError("--vars must be a JSON object")
-        out.update(loaded)
-    for item in args.var:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--var expects KEY=VALUE, got {item!r}")
-        out[key] = value
-    return out
 
 
 def _read_calls(path: str) -> list[dict[str, Any]]:
@@ -270,7 +250,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     else:
         if args.prompt is None:
             raise UsageError("call needs --prompt TEXT (or --calls FILE.jsonl)")
-        calls = [{"prompt": args.prompt, "vars": _parse_vars(args)}]
+        calls = [{"prompt": args.prompt, "vars": parse_vars(args)}]
     if args.stream and args.calls:
         raise UsageError("--stream takes one --prompt, not --calls")
     cls = Target if args.binding == "sync" else AsyncTarget

@@ -31,6 +31,8 @@ from sansio_core.http.response_plan import REDACTED, is_secret_name, sanitize
 from sansio_core.timebase import Instant
 from sansio_core.ws.url import redact_url
 
+from .cli_args import UsageError, parse_vars
+
 _SECRET_ENV = re.compile(r"(token|key|secret|password|passwd|pwd|auth|credential|signature)", re.I)
 _MAX_STEPS = 10_000
 
@@ -156,12 +158,6 @@ def dry_run(config: str, provider: str | None, prompt: str, vars_: dict[str, Any
             call.feed(E.Opened(action.conn, reused=False), _now())
         elif isinstance(action, A.Sleep):
             call.feed(E.Woke(), _now())
-        elif isinstance(action, A.Load):
-            try:
-                with open(action.path, "rb") as f:
-                    call.feed(E.Loaded(action.key, f.read(action.max_bytes)), _now())
-            except OSError as exc:
-                call.feed(E.LoadFailed(action.key, f"cannot read {action.path}: {exc.strerror or exc}"), _now())
         elif isinstance(action, A.Read):
             if ws_server is None:
                 raise ConfigError("the call wants to read before it wrote a request")  # pragma: no cover
@@ -256,13 +252,12 @@ def print_dry_run(result: dict[str, Any], as_json: bool, out: Any = None) -> Non
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
-    from .cli import UsageError, _parse_vars
 
     if args.calls:
         raise UsageError("--dry-run takes one --prompt, not --calls")
     if args.prompt is None:
         raise UsageError("call --dry-run needs --prompt TEXT")
-    result = dry_run(args.config, args.provider, args.prompt, _parse_vars(args))
+    result = dry_run(args.config, args.provider, args.prompt, parse_vars(args))
     print_dry_run(result, args.json)
     return 0
 

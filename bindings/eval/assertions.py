@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from sansio_core.errors import ConfigError, PromptwireError
 from sansio_core.js.engine import UNDEFINED, JsEngine, JsFunction
 from sansio_core.js.modules import module_function_source
@@ -128,12 +130,10 @@ def _json_candidates(text: str) -> list[Any]:
 
 
 def _schema_errors(value: Any, schema: Any) -> str | None:
-    import jsonschema
-
     try:
         jsonschema.validate(value, schema)
     except jsonschema.ValidationError as exc:
-        return exc.message
+        return str(exc.message)
     except jsonschema.SchemaError as exc:
         return f"invalid JSON schema: {exc.message}"
     return None
@@ -149,8 +149,8 @@ def _as_result(value: Any, threshold: float | None, what: str) -> tuple[bool, fl
         return ok, score, f"{what} returned score {score:g}"
     if isinstance(value, Mapping) and "pass" in value:
         ok = bool(value.get("pass"))
-        score = value.get("score")
-        score = float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else (
+        given = value.get("score")
+        score = float(given) if isinstance(given, (int, float)) and not isinstance(given, bool) else (
             1.0 if ok else 0.0)
         if threshold is not None and "score" in value:
             ok = ok and score >= threshold
@@ -212,9 +212,10 @@ class Grader:
         return p if p.is_absolute() else self.base_dir / p
 
     def _py_function(self, source: str) -> Callable[..., Any]:
-        fn = self._py_fns.get(source)
-        if fn is not None:
-            return fn
+        cached = self._py_fns.get(source)
+        if cached is not None:
+            return cached
+        fn: Callable[..., Any]
         text = source.strip()
         if text.startswith("file://"):
             ref = text[len("file://"):]
@@ -358,10 +359,14 @@ class Grader:
         if base == "latency":
             if latency_ms is None:
                 raise _AssertionFailure("no latency was measured")
+            if threshold is None:
+                raise _AssertionFailure("a latency assertion needs a threshold (ms)")
             return verdict(latency_ms <= threshold, f"latency {latency_ms:.0f} ms vs threshold {threshold:g} ms")
         if base == "cost":
             if cost is None:
                 raise _AssertionFailure("the response reports no cost")
+            if threshold is None:
+                raise _AssertionFailure("a cost assertion needs a threshold")
             return verdict(cost <= threshold, f"cost {cost:g} vs threshold {threshold:g}")
         value = self._render(a.get("value"), vars)
         if base == "equals":

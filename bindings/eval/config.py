@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from sansio_core.config.http import ProviderEntry, parse_provider_entry
+from sansio_core.config.provider import ProviderEntry, parse_provider_entry
 from sansio_core.errors import ConfigError
 
 from ..loader import read_document
