@@ -1,1 +1,2 @@
-"""streams"""
+"""Incremental decoders between body bytes and text: content coding, SSE, NDJSON, and deltas.
+"""
