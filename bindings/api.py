@@ -89,6 +89,11 @@ class _Base:
     def label(self) -> str:
         return self._core.label
 
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of this target replaced by ``[REDACTED]``
+        (for your own logs; promptwire's errors, labels and metadata already are)."""
+        return self._core.secrets.redact(text)
+
     def _new_call(self, now: Instant, prompt: str, vars: Mapping[str, Any] | None,
                   context: Mapping[str, Any] | None, timeout_ms: float | None) -> Call:
         with self._seed_lock:

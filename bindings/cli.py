@@ -25,6 +25,13 @@ class UsageError(Exception):
     pass
 
 
+class _Scrub:
+    """The built target's ``redact``, for the few lines the CLI prints itself (an
+    internal error's text could quote anything)."""
+
+    redact: Callable[[str], str] = staticmethod(lambda text: text)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="promptwire",
@@ -263,6 +270,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     cls = Target if args.binding == "sync" else AsyncTarget
     # Build (and validate) before any call, so config errors exit 2 with no output.
     built = cls.from_file(args.config, provider=args.provider)
+    _Scrub.redact = built.redact
     if args.stream:
         sink = sys.stderr if args.json else sys.stdout
         outcomes = [_stream_one(built, args.binding, calls[0], args.timeout_ms, sink)]
@@ -315,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: say so in one line unless debugging
         if os.environ.get("PROMPTWIRE_DEBUG"):
             raise
-        print(f"promptwire: internal error ({type(exc).__name__}: {exc}); "
+        print(f"promptwire: internal error ({type(exc).__name__}: {_Scrub.redact(str(exc))}); "
               "set PROMPTWIRE_DEBUG=1 for the traceback and please report it", file=sys.stderr)
         return EXIT_CALL_FAILED
 
