@@ -19,6 +19,7 @@ from sansio_core.errors import ConfigError, LocalError, PromptwireError
 from sansio_core.response import ProviderResponse
 
 EXIT_OK, EXIT_CALL_FAILED, EXIT_USAGE = 0, 1, 2
+MOCK_PORT = 8765  # bindings/mock/cli.py's DEFAULT_PORT; docs/mock-server.md
 
 
 class UsageError(Exception):
@@ -79,8 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("mock", help="run the embedded mock LLM server on loopback",
                        description="Serve OpenAI-style, echo, status, streaming, fault and WebSocket "
                                    "endpoints on 127.0.0.1 (see docs/mock-server.md).")
-    m.add_argument("--port", type=int, default=8787, help="port (0 picks a free one; default 8787)")
+    m.add_argument("--port", type=int, default=MOCK_PORT, help=f"port (0 picks a free one; default {MOCK_PORT})")
     m.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    m.add_argument("--certfile", help="PEM certificate chain: serve https:// and wss://")
+    m.add_argument("--keyfile", help="PEM private key for --certfile")
 
     d = sub.add_parser("demo", help="run the example configs against the mock server",
                        description="Start the mock server on a free loopback port, call every example "
@@ -289,7 +292,11 @@ def cmd_call(args: argparse.Namespace) -> int:
 def cmd_mock(args: argparse.Namespace) -> int:
     from .mock import main_mock
 
-    return main_mock(["--port", str(args.port), "--host", args.host])
+    argv = ["--port", str(args.port), "--host", args.host]
+    for flag, value in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
+        if value:
+            argv += [flag, value]
+    return main_mock(argv)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
