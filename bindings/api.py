@@ -33,6 +33,7 @@ from .backends.base import AsyncBackend, AsyncStream, SyncStream
 from .backends.sync_backend import SyncBackend
 from .loader import load_sources, read_document
 from .pool import Pool
+from .tls import check_params
 
 _system_random = random.SystemRandom()
 
@@ -59,6 +60,11 @@ def build_core_target(entry: ProviderEntry, base_dir: str | os.PathLike[str] = "
     sources = load_sources(entry, str(base_dir), env)
     # Each thread gets its own JavaScript context (QuickJS is single-threaded).
     target: CoreTarget = build_target(entry, sources, owner=threading.get_ident)
+    if target.tls_params is not None:
+        try:
+            check_params(target.tls_params)
+        except ConfigError as err:
+            raise target.secrets.scrub_error(err) from None
     return target
 
 
@@ -88,6 +94,11 @@ class _Base:
     @property
     def label(self) -> str:
         return self._core.label
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of this target replaced by ``[REDACTED]``
+        (for your own logs; promptwire's errors, labels and metadata already are)."""
+        return self._core.secrets.redact(text)
 
     def _new_call(self, now: Instant, prompt: str, vars: Mapping[str, Any] | None,
                   context: Mapping[str, Any] | None, timeout_ms: float | None) -> Call:

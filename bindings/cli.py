@@ -21,6 +21,14 @@ from sansio_core.response import ProviderResponse
 from .cli_args import UsageError, parse_vars
 
 EXIT_OK, EXIT_CALL_FAILED, EXIT_USAGE = 0, 1, 2
+MOCK_PORT = 8765  # bindings/mock/cli.py's DEFAULT_PORT; docs/mock-server.md
+
+
+class _Scrub:
+    """The built target's ``redact``, for the few lines the CLI prints itself (an
+    internal error's text could quote anything)."""
+
+    redact: Callable[[str], str] = staticmethod(lambda text: text)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -79,8 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("mock", help="run the embedded mock LLM server on loopback",
                        description="Serve OpenAI-style, echo, status, streaming, fault and WebSocket "
                                    "endpoints on 127.0.0.1 (see docs/mock-server.md).")
-    m.add_argument("--port", type=int, default=8787, help="port (0 picks a free one; default 8787)")
+    m.add_argument("--port", type=int, default=MOCK_PORT, help=f"port (0 picks a free one; default {MOCK_PORT})")
     m.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    m.add_argument("--certfile", help="PEM certificate chain: serve https:// and wss://")
+    m.add_argument("--keyfile", help="PEM private key for --certfile")
 
     d = sub.add_parser("demo", help="run the example configs against the mock server",
                        description="Start the mock server on a free loopback port, call every example "
@@ -256,6 +266,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     cls = Target if args.binding == "sync" else AsyncTarget
     # Build (and validate) before any call, so config errors exit 2 with no output.
     built = cls.from_file(args.config, provider=args.provider)
+    _Scrub.redact = built.redact
     if args.stream:
         sink = sys.stderr if args.json else sys.stdout
         outcomes = [_stream_one(built, args.binding, calls[0], args.timeout_ms, sink)]
@@ -274,7 +285,11 @@ def cmd_call(args: argparse.Namespace) -> int:
 def cmd_mock(args: argparse.Namespace) -> int:
     from .mock import main_mock
 
-    return main_mock(["--port", str(args.port), "--host", args.host])
+    argv = ["--port", str(args.port), "--host", args.host]
+    for flag, value in (("--certfile", args.certfile), ("--keyfile", args.keyfile)):
+        if value:
+            argv += [flag, value]
+    return main_mock(argv)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -312,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug of ours: say so in one line unless debugging
         if os.environ.get("PROMPTWIRE_DEBUG"):
             raise
-        print(f"promptwire: internal error ({type(exc).__name__}: {exc}); "
+        print(f"promptwire: internal error ({type(exc).__name__}: {_Scrub.redact(str(exc))}); "
               "set PROMPTWIRE_DEBUG=1 for the traceback and please report it", file=sys.stderr)
         return EXIT_CALL_FAILED
 

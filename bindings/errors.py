@@ -8,6 +8,25 @@ import ssl
 
 from sansio_core.errors import FailureKind
 
+VERIFY_HINT = ("trust the server's CA with tls.ca or tls.caPath (or set tls.rejectUnauthorized: false "
+               "to skip verification, for testing only)")
+PLAIN_HTTP_HINT = ("the server did not answer the TLS handshake with TLS: is this a plain-HTTP port? "
+                   "Use http:// (or ws://) for it")
+# OpenSSL's reasons when the peer answers a ClientHello with something that is
+# not TLS (typically an HTTP/1.1 400 response, read as a TLS record).
+_NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+                              "HTTP_REQUEST", "UNKNOWN_PROTOCOL", "RECORD_TOO_LARGE"})
+
+
+def tls_detail(exc: ssl.SSLError) -> str:
+    """What a TLS failure means and, where we know it, how to fix it."""
+    detail = str(exc) or type(exc).__name__
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verification failed: {exc.verify_message or detail}; {VERIFY_HINT}"
+    if getattr(exc, "reason", None) in _NOT_TLS_REASONS:
+        return f"TLS handshake failed ({exc.reason}): {PLAIN_HTTP_HINT}"
+    return f"TLS error: {detail}"
+
 
 def failure_kind(exc: BaseException) -> tuple[FailureKind, str]:
     """Classify an exception raised by a socket, TLS or backend operation."""
@@ -19,10 +38,8 @@ def failure_kind(exc: BaseException) -> tuple[FailureKind, str]:
         return failure_kind(exc.__cause__)
     if isinstance(exc, socket.gaierror):
         return FailureKind.DNS, f"cannot resolve host ({detail})"
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        return FailureKind.TLS, f"certificate verification failed: {exc.verify_message or detail}"
     if isinstance(exc, ssl.SSLError):
-        return FailureKind.TLS, f"TLS error: {detail}"
+        return FailureKind.TLS, tls_detail(exc)
     if isinstance(exc, ConnectionRefusedError):
         return FailureKind.REFUSED, "connection refused"
     if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):

@@ -35,12 +35,16 @@ class TlsParams:
     min_version: str | None = None
     max_version: str | None = None
     alpn: tuple[str, ...] = ()
+    # The TLS 1.3 suites ``tls.ciphers`` allows (``None``: any). Python's ``ssl``
+    # cannot restrict them, so the binding checks the negotiated one.
+    tls13_ciphers: tuple[str, ...] | None = None
 
     def pool_key(self) -> tuple[Any, ...]:
         """Connections are only shared between identical TLS settings."""
         return (
             self.server_name, self.verify, self.ca, self.cert_chain, self.key,
             self.key_password, self.ciphers, self.min_version, self.max_version, self.alpn,
+            self.tls13_ciphers,
         )
 
 

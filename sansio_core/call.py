@@ -98,10 +98,14 @@ class Call:
     thread-safe: one owner drives one call.
     """
 
-    __slots__ = ("_cleanup", "_ctx", "_flow", "_open", "_pending", "_poison", "_reply", "state")
+    __slots__ = ("_cleanup", "_ctx", "_flow", "_open", "_pending", "_poison", "_reply", "_scrub", "state")
 
-    def __init__(self, flow: Callable[[CallContext], Flow], ctx: CallContext) -> None:
+    def __init__(self, flow: Callable[[CallContext], Flow], ctx: CallContext, *,
+                 scrub: Callable[[PromptwireError], PromptwireError] | None = None) -> None:
+        """``scrub`` (the target's ``Secrets.scrub_error``) is applied to the error of
+        every ``Fail``, so no message leaves a call with a configured secret in it."""
         self._ctx = ctx
+        self._scrub = scrub
         self._flow = flow(ctx)
         self._pending: A.Action | None = None
         self._reply: E.Event | None = None
@@ -189,6 +193,8 @@ class Call:
     def _internal_error(self, exc: Exception) -> LocalProtocolError:
         err = LocalProtocolError(f"internal error in promptwire's call flow: {type(exc).__name__}: {exc}")
         err.__cause__ = exc
+        if self._scrub is not None:
+            self._scrub(err)
         self._poison = err
         return err
 
@@ -199,6 +205,8 @@ class Call:
     def _fail(self, err: PromptwireError) -> A.Action:
         """Close every connection the flow left open, then fail."""
         self._flow.close()
+        if self._scrub is not None:
+            err = self._scrub(err)
         self._cleanup = [*(A.Close(c) for c in sorted(self._open)), A.Fail(err)]
         self._open.clear()
         return self._cleanup.pop(0)

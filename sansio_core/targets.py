@@ -5,19 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Protocol
 
+from .actions import TlsParams
 from .call import Call
 from .config.provider import ProviderEntry
+from .errors import PromptwireError
 from .http.target import HttpTarget
 from .js.engine import JsEngine
+from .redaction import Secrets
 from .sources import Sources
 from .timebase import Instant
 from .ws.flow import WsTarget
 
 
 class CoreTarget(Protocol):
-    """What every compiled target offers a binding: a label and a ``Call`` per prompt."""
+    """What every compiled target offers a binding: a label, its secrets, its TLS
+    settings (checked by the binding when it builds) and a ``Call`` per prompt."""
 
     label: str
+    secrets: Secrets
+
+    @property
+    def tls_params(self) -> TlsParams | None: ...
 
     def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
                  now: Instant, seed: int, timeout_ms: float | None = None) -> Call: ...
@@ -25,14 +33,17 @@ class CoreTarget(Protocol):
 
 def build_target(entry: ProviderEntry, sources: Sources, *,
                  owner: Callable[[], Hashable] | None = None) -> CoreTarget:
-    """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config."""
-    if entry.kind == "websocket":
-
-        js = JsEngine(env=sources.env, owner=owner)
-        return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label,
-                                config_env=entry.env, js=js)
-
-    return HttpTarget.compile(entry, sources, owner=owner)
+    """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config
+    (its message scrubbed of the entry's secrets, like every later message)."""
+    secrets = Secrets.from_entry(entry.id, entry.label, entry.raw_config, sources.env, entry.env)
+    try:
+        if entry.kind == "websocket":
+            js = JsEngine(env=sources.env, owner=owner)
+            return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label,
+                                    config_env=entry.env, js=js, secrets=secrets)
+        return HttpTarget.compile(entry, sources, owner=owner, secrets=secrets)
+    except PromptwireError as err:
+        raise secrets.scrub_error(err) from None
 
 
 __all__ = ["CoreTarget", "build_target"]

@@ -14,6 +14,8 @@ import time
 
 from sansio_core.timebase import Instant
 
+from ..tls import check_negotiated
+
 
 class _StreamProtocol(asyncio.Protocol):
     __slots__ = ("_buffer", "_drain", "_eof", "_exc", "_waiter", "_write_paused", "transport")
@@ -140,6 +142,12 @@ class AsyncioBackend:
         else:
             async with asyncio.timeout_at(deadline):
                 await coro
+        if ssl_context is not None and proto.transport is not None:
+            try:
+                check_negotiated(ssl_context, proto.transport.get_extra_info("cipher"))
+            except ssl.SSLError:
+                proto.transport.abort()
+                raise
         return AsyncioStream(proto, loop)
 
     async def sleep_until(self, until: float) -> None:

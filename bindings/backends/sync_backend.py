@@ -9,6 +9,8 @@ import time
 
 from sansio_core.timebase import Instant
 
+from ..tls import check_negotiated
+
 
 def _timeout(deadline: float | None) -> float | None:
     if deadline is None:
@@ -60,6 +62,7 @@ class SyncBackend:
             if ssl_context is not None:
                 sock.settimeout(_timeout(deadline))
                 sock = ssl_context.wrap_socket(sock, server_hostname=server_name)
+                check_negotiated(ssl_context, sock.cipher())
         except BaseException:
             sock.close()
             raise

@@ -10,6 +10,8 @@ import trio
 
 from sansio_core.timebase import Instant
 
+from ..tls import check_negotiated
+
 
 def _at(deadline: float | None) -> float:
     # The core's deadlines are on our monotonic clock; trio has its own.
@@ -77,6 +79,7 @@ class TrioBackend:
                                      https_compatible=True)
                 try:
                     await tls.do_handshake()
+                    check_negotiated(ssl_context, tls.cipher())
                 except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                     tcp.socket.close()
                     raise _unwrap(exc) from None

@@ -104,6 +104,7 @@ def echo(req: RecordedRequest, state: ServerState) -> Reply:
             "json": parsed,
             "http_version": req.http_version,
         },
+        req.params.integer("status", 200, 200, 599),
         delay=_delay(req.params),
     )
 

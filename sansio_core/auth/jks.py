@@ -135,9 +135,10 @@ class Keystore:
     def aliases(self) -> list[str]:
         return [e.alias for e in self._entries]
 
-    def key_entry(self, alias: str | None = None) -> KeyEntry:
+    def key_entry(self, alias: str | None = None, key_password: str | None = None) -> KeyEntry:
         """The named private key entry (aliases compare case-insensitively, as Java's
-        JKS does), or the first one in the file when ``alias`` is None or empty."""
+        JKS does), or the first one in the file when ``alias`` is None or empty.
+        ``key_password``: the key's own password when it differs from the store's."""
         where = self._where
         if not self._entries:
             raise ConfigError("No certificates found in JKS file", where)
@@ -157,7 +158,8 @@ class Keystore:
                                   + ", ".join(self.aliases) + ")", where)
             entry = keys[0]
         assert entry.protected_key is not None
-        key_der = _unprotect(entry.protected_key, self._password, entry.alias, where)
+        key_der = _unprotect(entry.protected_key, key_password or self._password, entry.alias, where,
+                             own_password=bool(key_password))
         try:
             key = serialization.load_der_private_key(key_der, password=None)
             key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -261,7 +263,7 @@ def _oid_text(der: bytes) -> str:
     return ".".join(parts)
 
 
-def _unprotect(epki: bytes, password: str, alias: str, where: str) -> bytes:
+def _unprotect(epki: bytes, password: str, alias: str, where: str, *, own_password: bool = False) -> bytes:
     """The PKCS#8 DER inside a JKS ``EncryptedPrivateKeyInfo``."""
     tag, start, end = _der_tlv(epki, 0, len(epki), where)
     if tag != 0x30:
@@ -289,14 +291,18 @@ def _unprotect(epki: bytes, password: str, alias: str, where: str) -> bytes:
         stream += digest
     key = bytes(a ^ b for a, b in zip(body, stream[:len(body)], strict=True))
     if not hmac.compare_digest(hashlib.sha1(pw + key).digest(), check):
+        if own_password:
+            raise ConfigError(f"wrong key password (keyPassword) for the key of JKS alias {alias!r}", where)
         raise ConfigError(f"wrong password for the key of JKS alias {alias!r} (the keystore password opened "
-                          "the store; promptwire uses the same password for its keys)", where)
+                          "the store but not this key: give the key's own password in keyPassword)", where)
     return key
 
 
-def private_key(data: bytes, password: str, alias: str | None = None, *, where: str = "") -> KeyEntry:
-    """The private key entry ``alias`` (default: the first one) of the JKS keystore ``data``."""
-    return read_keystore(data, password, where=where).key_entry(alias)
+def private_key(data: bytes, password: str, alias: str | None = None, *, where: str = "",
+                key_password: str | None = None) -> KeyEntry:
+    """The private key entry ``alias`` (default: the first one) of the JKS keystore ``data``;
+    ``key_password`` when the key's password differs from the store's."""
+    return read_keystore(data, password, where=where).key_entry(alias, key_password)
 
 
 __all__ = ["KeyEntry", "Keystore", "private_key", "read_keystore"]

@@ -342,7 +342,8 @@ def _jks_key(cfg: SignatureAuth, sources: Sources, engine: TemplateEngine) -> Si
     else:
         raise ValueError("JKS type requires keystorePath, keystoreContent or certificateContent")
     try:
-        entry = private_key(data, password, cfg.keyAlias or None)
+        entry = private_key(data, password, cfg.keyAlias or None,
+                            key_password=_secret(cfg.keyPassword, engine))
     except ConfigError as err:
         raise ValueError(err.message) from None
     return load_pem_key(entry.key_pem.decode("ascii"), f"JKS alias {entry.alias!r}")

@@ -124,6 +124,8 @@ class SignatureAuth(_Strict):
     keystoreContent: str | None = None
     keystorePassword: str | None = None
     keyAlias: str | None = None
+    # The key's own password when it differs from the keystore's (JKS; promptfoo's example).
+    keyPassword: str | None = None
     pfxPath: str | None = None
     pfxPassword: str | None = None
     pfxContent: str | None = None

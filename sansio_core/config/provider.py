@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import ConfigError
+from ..redaction import Secrets
 from .http import HTTP_IDS, HttpProviderConfig, check_http_config, parse_http_config
 from .messages import join_path, type_name, unknown_key_message
 
@@ -68,7 +69,29 @@ def is_ws_id(entry_id: str) -> bool:
 
 
 def parse_provider_entry(raw: Mapping[str, Any] | str, where: str = "") -> ProviderEntry:
-    """Validate one provider entry (a mapping, or a bare id string)."""
+    """Validate one provider entry (a mapping, or a bare id string); a ``ConfigError``
+    never quotes the entry's secrets (``redaction.Secrets``)."""
+    try:
+        return _parse_provider_entry(raw, where)
+    except ConfigError as err:
+        raise _entry_secrets(raw).scrub_error(err) from None
+
+
+def _entry_secrets(raw: Any) -> Secrets:
+    if isinstance(raw, str):
+        return Secrets.from_entry(raw, None, None)
+    if not isinstance(raw, Mapping):
+        return Secrets()
+    raw = _unwrap_options_map(raw)
+    entry_id, label, config = raw.get("id"), raw.get("label"), raw.get("config")
+    env = raw.get("env")
+    return Secrets.from_entry(entry_id if isinstance(entry_id, str) else "",
+                              label if isinstance(label, str) else None,
+                              config if isinstance(config, Mapping) else None,
+                              entry_env=env if isinstance(env, Mapping) else None)
+
+
+def _parse_provider_entry(raw: Mapping[str, Any] | str, where: str) -> ProviderEntry:
     if isinstance(raw, str):
         raw = {"id": raw}
     if not isinstance(raw, Mapping):

@@ -26,6 +26,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
+from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -57,6 +58,16 @@ SECURE_PROTOCOLS: dict[str, tuple[str | None, str | None]] = {
     "TLSv1_3_method": ("TLSv1.3", "TLSv1.3"),
     "TLSv1_3_client_method": ("TLSv1.3", "TLSv1.3"),
 }
+
+# The TLS 1.3 suites (RFC 8446 names, as Node and OpenSSL spell them). Node
+# takes them in ``ciphers`` next to OpenSSL's TLS 1.2 names; Python's ``ssl``
+# cannot select among them, so the binding offers its defaults and checks the
+# negotiated suite against this set after the handshake.
+TLS13_SUITES = frozenset({
+    "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_128_CCM_SHA256", "TLS_AES_128_CCM_8_SHA256",
+})
+_VERSION_ORDER = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
 # promptfoo's H:isBase64 test for an inline ``pfx`` string (spec 16.2).
 _BASE64 = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
@@ -160,6 +171,86 @@ def _versions(tls: Any) -> tuple[str | None, str | None]:
     return found
 
 
+def _split_ciphers(text: str | None) -> tuple[str | None, tuple[str, ...] | None]:
+    """Node's split of ``ciphers``: (the OpenSSL TLS 1.2 list or None, the TLS 1.3 suites
+    or None when none is named)."""
+    if not text or not text.strip():
+        return None, None
+    tls12: list[str] = []
+    tls13: list[str] = []
+    for name in (n.strip() for n in text.split(":")):
+        if not name:
+            continue
+        if name.startswith("TLS_"):
+            if name not in TLS13_SUITES:
+                raise ConfigError(f"unknown TLS 1.3 cipher suite {name!r}; TLS 1.3 suites are "
+                                  + ", ".join(sorted(TLS13_SUITES)), "tls.ciphers")
+            tls13.append(name)
+        else:
+            tls12.append(name)
+    return (":".join(tls12) or None), (tuple(tls13) or None)
+
+
+def _cipher_versions(tls12: str | None, tls13: tuple[str, ...] | None, min_version: str | None,
+                     max_version: str | None) -> tuple[str | None, str | None]:
+    """Node's rule: a ``ciphers`` list without TLS 1.3 suites caps the version at
+    TLS 1.2; one with only TLS 1.3 suites raises the floor to TLS 1.3."""
+    def rank(v: str | None, default: int) -> int:
+        return _VERSION_ORDER.index(v) if v in _VERSION_ORDER else default
+
+    lo, hi = rank(min_version, 0), rank(max_version, 3)
+    if tls13 is None and tls12 is not None and hi > 2 and lo < 3:
+        max_version = "TLSv1.2"
+    if tls12 is None and tls13 is not None and lo < 3 and hi > 2:
+        min_version = "TLSv1.3"
+    if rank(min_version, 0) > rank(max_version, 3):
+        raise ConfigError(f"the cipher list leaves no TLS version between {min_version} and {max_version}",
+                          "tls.ciphers")
+    return min_version, max_version
+
+
+def _option(inline: Any, path_option: str, inline_option: str) -> str:
+    return inline_option if inline is not None else path_option
+
+
+def _certificates(data: bytes, where: str, what: str) -> list[x509.Certificate]:
+    try:
+        return x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ConfigError(f"not a PEM {what} (expected -----BEGIN CERTIFICATE----- blocks)", where) from None
+
+
+def _private_key(data: bytes, password: bytes | None, where: str) -> Any:
+    """The key, decrypted now so a wrong passphrase is a build-time error."""
+    try:
+        return serialization.load_pem_private_key(data, password)
+    except TypeError:
+        if password is None:
+            raise ConfigError("the private key is encrypted: give its password in tls.passphrase", where) from None
+        # A passphrase for a key that is not encrypted is ignored, as OpenSSL does.
+        return _private_key(data, None, where)
+    except (ValueError, UnsupportedAlgorithm):
+        if password is not None and b"ENCRYPTED" in data:
+            raise ConfigError("cannot decrypt the private key: tls.passphrase is wrong", where) from None
+        raise ConfigError("not a PEM private key (expected -----BEGIN ... PRIVATE KEY-----)", where) from None
+
+
+def _checked_identity(tls: Any, cert: bytes, key: bytes | None, password: bytes | None) -> tuple[bytes, bytes]:
+    """(chain, unencrypted PKCS#8 key) after checking both parse and belong together."""
+    cert_where = _option(tls.cert, "tls.certPath", "tls.cert")
+    key_where = _option(tls.key, "tls.keyPath", "tls.key")
+    chain = _certificates(cert, cert_where, "client certificate")
+    if key is None:
+        raise ConfigError("a client certificate needs its key (tls.key or tls.keyPath)", "tls")
+    private = _private_key(key, password, key_where)
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if chain[0].public_key().public_bytes(serialization.Encoding.DER, spki) != \
+            private.public_key().public_bytes(serialization.Encoding.DER, spki):
+        raise ConfigError(f"the private key does not belong to the certificate of {cert_where}", key_where)
+    return cert, private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption())
+
+
 def tls_params(config: Any, sources: Sources) -> TlsParams | None:
     """``None`` when the config has no ``tls`` block (default verification applies)."""
     tls = getattr(config, "tls", None)
@@ -175,22 +266,25 @@ def tls_params(config: Any, sources: Sources) -> TlsParams | None:
         raise ConfigError("give one client identity: " + " or ".join(given) + " (not several)", "tls")
     cert = _pem(tls.cert, tls.certPath, sources, "tls.certPath")
     key = _pem(tls.key, tls.keyPath, sources, "tls.keyPath")
-    key_password = passphrase.encode("utf-8") if passphrase else None
     if given == ["pfx"]:
         cert, key = _from_pfx(tls, sources, passphrase)
-        key_password = None
     elif given == ["jks"]:
         cert, key = _from_jks(tls, sources, passphrase)
-        key_password = None
-    min_version, max_version = _versions(tls)
+    elif cert is not None:
+        cert, key = _checked_identity(tls, cert, key, passphrase.encode("utf-8") if passphrase else None)
+    ca = _pem(tls.ca, tls.caPath, sources, "tls.caPath")
+    if ca is not None:
+        _certificates(ca, _option(tls.ca, "tls.caPath", "tls.ca"), "CA certificate")
+    tls12, tls13 = _split_ciphers(tls.ciphers)
+    min_version, max_version = _cipher_versions(tls12, tls13, *_versions(tls))
     return TlsParams(
         server_name=tls.servername or "",
         verify=tls.rejectUnauthorized,
-        ca=_pem(tls.ca, tls.caPath, sources, "tls.caPath"),
+        ca=ca,
         cert_chain=cert,
         key=key,
-        key_password=key_password,
-        ciphers=tls.ciphers,
+        ciphers=tls12,
+        tls13_ciphers=tls13,
         min_version=min_version,
         max_version=max_version,
     )
@@ -214,4 +308,4 @@ def tls_for(base: TlsParams | None, req: PreparedRequest) -> TlsParams | None:
 
 _DEFAULT = TlsParams(server_name="")
 
-__all__ = ["JKS_PREFIX", "SECURE_PROTOCOLS", "TLS_PATH_KEYS", "tls_for", "tls_params"]
+__all__ = ["JKS_PREFIX", "SECURE_PROTOCOLS", "TLS13_SUITES", "TLS_PATH_KEYS", "tls_for", "tls_params"]

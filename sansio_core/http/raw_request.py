@@ -113,8 +113,11 @@ def parse_raw_request(text: str) -> ParsedRaw:
     for number, line in enumerate(lines[1:], start=2):
         name, sep, value = line.partition(":")
         if not sep or not _TOKEN.match(name):
-            shown = line if len(line) <= 60 else line[:60] + "..."
-            raise RawRequestError(f"line {number} is not a header (expected `Name: value`): {shown!r}")
+            # The line itself is not quoted: a mistyped `Authorization Bearer ...`
+            # would put its credential into the message.
+            why = "it has no ':'" if not sep else "the text before ':' is not a header name"
+            raise RawRequestError(f"line {number} is not a header (expected `Name: value`; {why}, "
+                                  f"{len(line)} characters)")
         value = value.strip(" \t")
         if ILLEGAL_IN_VALUE.search(value):
             raise RawRequestError(f"header {name.lower()!r} contains a control character (a stray CR?)")

@@ -252,6 +252,13 @@ class RequestPlan:
             raise ConfigError(str(err), "config") from None
         return plan
 
+    def credentials(self, vars: Mapping[str, Any]) -> list[str]:
+        """The auth values this plan sends for ``vars`` (a target's ``Secrets.learn``s them)."""
+        auth = self._auth
+        if auth is None:
+            return []
+        return [pair[1] for pair in (auth.header(vars), auth.query(vars)) if pair is not None]
+
     def _compile_structured(self, entry: ProviderEntry, engine: TemplateEngine, sources: Sources) -> None:
         config = entry.http
         where_url = "config.url" if config.url else "id"

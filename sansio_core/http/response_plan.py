@@ -33,24 +33,10 @@ from ..hooks import Hook, TemplateEngine, compile_hook, parse_json_or_none
 from ..js.engine import FLAG_LAZY_CONTEXT, FLAG_RESPONSE_DATA, JSON_FROM_TEXT, UNDEFINED, JsEngine, Json
 from ..js.jsvalue import js_truthy, normalize_result
 from ..js.limits import JsLimits
+from ..redaction import REDACTED, SECRET_NAMES, is_secret_name, sanitize
 from ..response import ProviderResponse
 from ..sources import Sources
 
-REDACTED = "[REDACTED]"
-# Header and field names that hold credentials, compared after lower-casing and
-# removing '-', '_', whitespace and '=' (promptfoo's sanitizer list).
-SECRET_NAMES = frozenset({
-    "authorization", "proxyauthorization", "cookie", "setcookie", "xapikey", "apikey", "apisecret",
-    "token", "accesstoken", "refreshtoken", "idtoken", "authtoken", "xauthtoken", "xaccesstoken",
-    "xsecret", "secret", "clientsecret", "password", "passwd", "xcsrftoken", "csrftoken",
-    "sessionid", "session", "signature", "privatekey", "xamzsecuritytoken",
-})
-_SECRET_VALUE = re.compile(
-    r"^(?:sk-[A-Za-z0-9_-]{8,}|(?:Bearer|Basic)\s+\S{20,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}"
-    r"|[A-Za-z0-9+/=_-]{64,})$"
-)
-_NAME_NOISE = re.compile(r"[-_\s=]")
-_MAX_SANITIZE_DEPTH = 4
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -72,29 +58,6 @@ def estimate_tokens(text: Any, multiplier: float) -> int:
         return 0
     words = text.split()
     return math.ceil(len(words) * multiplier) if words else 0
-
-
-def is_secret_name(name: str) -> bool:
-    return _NAME_NOISE.sub("", name.lower()) in SECRET_NAMES
-
-
-def sanitize(value: Any, depth: int = 0) -> Any:
-    """A copy safe for metadata and logs: secret-named fields and secret-looking
-    strings become ``[REDACTED]``; nesting deeper than four levels becomes ``[...]``."""
-    if isinstance(value, str):
-        return REDACTED if _SECRET_VALUE.match(value) else value
-    if isinstance(value, Mapping):
-        if depth >= _MAX_SANITIZE_DEPTH:
-            return "[...]"
-        return {
-            k: (REDACTED if isinstance(k, str) and is_secret_name(k) else sanitize(v, depth + 1))
-            for k, v in value.items()
-        }
-    if isinstance(value, (list, tuple)):
-        if depth >= _MAX_SANITIZE_DEPTH:
-            return "[...]"
-        return [sanitize(v, depth + 1) for v in value]
-    return value
 
 
 def header_map(headers: Sequence[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:

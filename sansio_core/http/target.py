@@ -22,6 +22,7 @@ from ..call import Call, CallContext, Flow
 from ..config.timeouts import Timeouts
 from ..config.tls import tls_for, tls_params
 from ..limits import Limits
+from ..redaction import Secrets, is_secret_name
 from ..response import ProviderResponse
 from ..sources import Sources
 from ..streams.http_stream import StreamDecoder
@@ -49,8 +50,10 @@ class HttpTarget:
     def __init__(self, *, label: str, config: Mapping[str, Any], tls: A.TlsParams | None, raw_mode: bool,
                  request_plan: RequestPlan, response_plan: ResponsePlan, retry: RetryPolicy,
                  timeouts: Timeouts, limits: Limits, env: Mapping[str, str], tools_vars: Mapping[str, Any],
-                 stream_deltas: bool = True, pre_steps: Sequence[PreStep] = ()) -> None:
-        self.label = label
+                 stream_deltas: bool = True, pre_steps: Sequence[PreStep] = (),
+                 secrets: Secrets | None = None) -> None:
+        self.secrets = secrets if secrets is not None else Secrets()
+        self.label = self.secrets.redact(label)
         self._config = config
         headers = config.get("headers")
         self._configured_headers = frozenset(str(k).lower() for k in headers) if isinstance(
@@ -71,12 +74,16 @@ class HttpTarget:
         self._pre_steps: list[PreStep] = list(pre_steps)
 
     @classmethod
-    def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None) -> HttpTarget:
+    def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None,
+                secrets: Secrets | None = None) -> HttpTarget:
         """``owner`` (e.g. ``threading.get_ident``, passed by a binding) gives each
-        thread its own JavaScript context; without it a target has one owner."""
+        thread its own JavaScript context; without it a target has one owner.
+        ``secrets``: the entry's (``Secrets.from_entry``), collected here when absent."""
 
         config = entry.config
         env = sources.env
+        if secrets is None:
+            secrets = Secrets.from_entry(entry.id, entry.label, entry.raw_config, env, entry.env)
         engine = TemplateEngine.from_env(env, entry.env)
         request_plan = RequestPlan.compile(entry, engine, sources)
         response_plan = ResponsePlan.compile(entry.raw_config, sources, engine, js_owner=owner)
@@ -93,7 +100,13 @@ class HttpTarget:
             env=env,
             tools_vars=tools_vars(config),
             pre_steps=compile_pre_steps(entry, sources, engine, js=response_plan.js),
+            secrets=secrets,
         )
+
+    @property
+    def tls_params(self) -> A.TlsParams | None:
+        """The target's TLS settings (before SNI), for a binding to check when it builds."""
+        return self._tls
 
     def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
                  now: Instant, seed: int, timeout_ms: float | None = None) -> Call:
@@ -104,7 +117,7 @@ class HttpTarget:
         def flow(c: CallContext) -> Flow:
             return self._flow(c, prompt, vars, context or {}, timeouts)
 
-        return Call(flow, ctx)
+        return Call(flow, ctx, scrub=self.secrets.scrub_error)
 
     # -- the flow -------------------------------------------------------------------
 
@@ -133,6 +146,8 @@ class HttpTarget:
         for step in self._pre_steps:
             added = yield from step.run(ctx, all_vars, context, timeouts, self._limits)
             all_vars.update(added)
+        if self._pre_steps:
+            self._learn_token(all_vars)
         call_context = {**context, "vars": all_vars}
         call_context.setdefault("prompt", {"raw": prompt, "label": prompt})
         responses = self._responses
@@ -142,6 +157,7 @@ class HttpTarget:
             transformed = responses.transform_request(prompt, all_vars, call_context)
         rng = ctx.rng if self._requests.uses_randomness else None
         req: PreparedRequest = self._requests.build(all_vars, transformed, call_context, rng=rng)
+        self._learn_credentials(req, all_vars)
         tls = tls_for(self._tls, req)
         start = ctx.now
         decoders: list[StreamDecoder] = []
@@ -184,6 +200,29 @@ class HttpTarget:
             session_endpoint_id=all_vars.get("sessionId") if self._config.get("session") else None,
         )
         response.timing = _timing(raw, start, decoder.first_delta_at, attempts=attempts)
+        return self._scrub_response(response)
+
+    def _learn_credentials(self, req: PreparedRequest, vars: Mapping[str, Any]) -> None:
+        """What this call sends as credentials becomes secret for every later message."""
+        sent = [v for k, v in req.headers if is_secret_name(k)]
+        sent += self._requests.credentials(vars)
+        if sent:
+            self.secrets.learn(sent)
+
+    def _learn_token(self, vars: Mapping[str, Any]) -> None:
+        """A token a pre-step obtained (OAuth, file auth) is secret before any code sees it."""
+        token = vars.get("token")
+        if isinstance(token, str):
+            self.secrets.learn([token])
+
+    def _scrub_response(self, response: ProviderResponse) -> ProviderResponse:
+        """A result's ``metadata`` and ``error`` never carry a configured secret
+        (``output`` and ``raw`` are the server's answer and stay as they are)."""
+        secrets = self.secrets
+        if secrets:
+            for key in ("metadata", "error"):
+                if key in response:
+                    response[key] = secrets.redact_data(response[key])
         return response
 
 

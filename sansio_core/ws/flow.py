@@ -44,6 +44,7 @@ from ..js.engine import UNDEFINED, JsEngine
 from ..js.jsvalue import is_undefined, js_string, normalize_result
 from ..js.jsvalue import js_truthy as truthy
 from ..limits import WS_CLOSE_GRACE, Limits
+from ..redaction import Secrets
 from ..response import ProviderResponse
 from ..sources import Sources
 from ..templating import TemplateEngine
@@ -122,8 +123,10 @@ class WsTarget:
         timeout_ms: float,
         limits: Limits,
         env: Mapping[str, str],
+        secrets: Secrets | None = None,
     ) -> None:
-        self.label = label
+        self.secrets = secrets if secrets is not None else Secrets()
+        self.label = self.secrets.redact(label)
         self.config = config
         self._url_template = url_template
         self._static_url = static_url
@@ -148,6 +151,7 @@ class WsTarget:
         config_env: Mapping[str, Any] | None = None,
         js: JsEngine | None = None,
         limits: Limits | None = None,
+        secrets: Secrets | None = None,
     ) -> WsTarget:
         """Validate and compile everything once; ``ConfigError`` on a bad config.
 
@@ -193,7 +197,14 @@ class WsTarget:
             timeout_ms=config.timeout_ms(env),
             limits=limits or Limits(),
             env=env,
+            secrets=secrets if secrets is not None else Secrets.from_entry(
+                entry_id, label, raw_config, env, config_env),
         )
+
+    @property
+    def tls_params(self) -> A.TlsParams | None:
+        """WebSocket targets have no ``tls`` options (SNI from each URL)."""
+        return None
 
     def new_call(
         self,
@@ -212,7 +223,7 @@ class WsTarget:
         def flow(c: CallContext) -> Flow:
             return self._flow(c, prompt, dict(vars), context, total_ms)
 
-        return Call(flow, ctx)
+        return Call(flow, ctx, scrub=self.secrets.scrub_error)
 
     # -- rendering -------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from promptwire import Target
 from promptwire.mock import MockServer, NotLoopbackError, main_mock, serve
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import (
@@ -37,6 +38,8 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+
+from .certs import make_pki
 
 TIMEOUT = 5.0
 
@@ -763,3 +766,24 @@ def test_server_thread_is_not_left_running() -> None:
     with MockServer():
         pass
     assert "promptwire-mock" not in {t.name for t in threading.enumerate()} - before
+
+
+def test_mock_cli_serves_https_with_certfile_and_keyfile(tmp_path: Path) -> None:
+    """``promptwire mock --certfile --keyfile`` (docs/mock-server.md) serves https://."""
+    pki = make_pki()
+    (tmp_path / "cert.pem").write_bytes(pki.cert_pem)
+    (tmp_path / "key.pem").write_bytes(pki.key_pem)
+    proc = subprocess.Popen([sys.executable, "-m", "promptwire", "mock", "--port", "0",
+                             "--certfile", str(tmp_path / "cert.pem"), "--keyfile", str(tmp_path / "key.pem")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert "https://127.0.0.1:" in first, (first, proc.stderr.read() if proc.poll() is not None else "")
+        url = first.split()[-1]
+        with Target.from_config({"id": f"{url}/echo", "config": {"method": "GET",
+                                                                 "tls": {"ca": pki.ca_pem.decode()}}}) as t:
+            assert t.call("hi").metadata["http"]["status"] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -198,7 +198,7 @@ def test_wrong_pfx_passphrase_is_a_build_error(pfx_server: MockServer, client: C
     (tmp_path / "client.pfx").write_bytes(_bundle(client, b"right"))
     with pytest.raises(ConfigError, match=r"tls.pfxPath: cannot open the PFX/PKCS#12 bundle: wrong passphrase"):
         Target.from_config({"id": f"{pfx_server.base_url}/echo",
-                            "config": {"tls": {"pfxPath": "client.pfx", "passphrase": "wrong"}}}, base_dir=tmp_path)
+                            "config": {"tls": {"pfxPath": "client.pfx", "passphrase": "not-the-one"}}}, base_dir=tmp_path)
 
 
 def test_missing_keystore_file_names_the_option(tmp_path: Path) -> None:

@@ -154,6 +154,27 @@ def test_signature_auth_jks_errors_at_build_time(sig: dict[str, Any], message: s
     assert message in str(info.value) and info.value.path == "config.signatureAuth"
 
 
+# -- keyPassword: the key's own password (promptfoo's JKS signature example) -------------------
+
+KEYPASS_STORE = (FIXTURES / "keypass.jks").read_bytes()
+
+
+def test_key_password_opens_a_key_whose_password_differs() -> None:
+    entry = jks.private_key(KEYPASS_STORE, PASSWORD, key_password="keysecret")
+    assert entry.alias == "signer" and matches(entry.key_pem, cert_of("keypass-cert.pem"))
+    with pytest.raises(ConfigError, match="give the key's own password in keyPassword"):
+        jks.private_key(KEYPASS_STORE, PASSWORD)
+    with pytest.raises(ConfigError, match=r"wrong key password \(keyPassword\)"):
+        jks.private_key(KEYPASS_STORE, PASSWORD, key_password="nope-nope")
+
+
+def test_signature_auth_key_password() -> None:
+    sig = {"type": "jks", "keystorePath": "k.jks", "keystorePassword": PASSWORD,
+           "keyAlias": "signer", "keyPassword": "{{env.KEY_PW}}"}
+    t = target(sig, files={"k.jks": KEYPASS_STORE}, env={"KEY_PW": "keysecret"})
+    _verify_with_cert(cert_of("keypass-cert.pem"), call(t))
+
+
 # -- tls ---------------------------------------------------------------------------------------
 
 
