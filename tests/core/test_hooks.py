@@ -170,3 +170,83 @@ def test_runtime_errors_carry_promptfoo_prefixes(option: str, value: Any, args: 
     with pytest.raises(TransformError) as info:
         hook(option, value).call(*args)
     assert str(info.value).startswith(prefix)
+
+
+def test_python_hooks_get_plain_values_for_json_markers_and_undefined() -> None:
+    from sansio_core.js import JSON_FROM_TEXT, Json
+
+    seen: list[Any] = []
+
+    def transform(json: Any, text: Any, context: Any) -> Any:
+        seen.append((json, text, context))
+        return {"output": json}
+
+    h = hook("transformResponse", transform)
+    result = h.call(JSON_FROM_TEXT, '{"a": [1]}', Json('{"vars": {}}'))
+    assert (result.value, result.provider_shaped) == ({"output": {"a": [1]}}, True)
+    assert seen[-1] == ({"a": [1]}, '{"a": [1]}', {"vars": {}})
+    # Text that is not JSON (or JSON's forbidden NaN) gives json None, as JSON.parse failing does.
+    h.call(JSON_FROM_TEXT, "NaN", UNDEFINED)
+    assert seen[-1] == (None, "NaN", None)
+    h.call(JSON_FROM_TEXT, "not json", {})
+    assert seen[-1][0] is None
+
+
+def test_a_python_hook_returning_an_exception_is_an_error_result() -> None:
+    result = hook("transformResponse", lambda json, text: ValueError("nope")).call({}, "", {})
+    assert result.is_error and result.value == "ValueError: nope"
+
+
+def test_python_hook_failures_carry_the_option_prefix() -> None:
+    def broken(json: Any) -> Any:
+        raise KeyError("k")
+
+    with pytest.raises(TransformError, match=r"^Failed to transform response: KeyError: 'k'$"):
+        hook("transformResponse", broken).call({}, "", {})
+
+
+def test_builtins_without_a_signature_get_every_argument() -> None:
+    # max() has no introspectable signature: it is called with all three arguments.
+    assert hook("transformResponse", max).call(3, 7, 5).value == 7
+    assert hook("transformRequest", lambda *args: len(args)).call("p", {}, {}).value == 3
+
+
+def test_template_hook_render_errors_are_transform_errors() -> None:
+    h = hook("transformRequest", "{{ (1 / 0) }} {{ prompt }}")
+    with pytest.raises(TransformError, match=r"^Failed to transform request: failed to render template .*"
+                                             r"ZeroDivisionError"):
+        h.call("p", {}, {})
+
+
+def test_template_hook_compile_errors_and_missing_engine() -> None:
+    with pytest.raises(ConfigError, match=r"^transformRequest: cannot compile template '\{\{ prompt': template syntax error"):
+        hook("transformRequest", "{{ prompt ")
+    with pytest.raises(ConfigError, match="a Nunjucks template needs the target's template engine"):
+        compile_hook("transformRequest", "{{ prompt }}", sources=Sources(), js=JsEngine())
+
+
+def test_hook_repr_names_option_form_and_source() -> None:
+    assert repr(hook("transformResponse", "json.a")).startswith("<Hook transformResponse expression 'json.a'")
+
+
+def test_file_hooks_that_cannot_be_read_or_compiled() -> None:
+    sources = Sources(files={"bin.js": b"\xff\xfe", "bad.js": b"module.exports = (json) => {", "nofn.js": b"var x = 1;"})
+    with pytest.raises(ConfigError, match=r"file://bin\.js: the file is not UTF-8 text"):
+        hook("transformResponse", "file://bin.js", sources)
+    with pytest.raises(ConfigError, match=r"^transformResponse: file://bad\.js: "):
+        hook("transformResponse", "file://bad.js", sources)
+    with pytest.raises(ConfigError, match=r"Transform module malformed: nofn\.js must export a function"):
+        hook("transformResponse", "file://nofn.js", sources)
+
+
+def test_ws_hooks_keep_the_option_spelling_in_errors() -> None:
+    from sansio_core.hooks import compile_ws_hook
+
+    assert compile_ws_hook("transformResponse", "", Sources(), JsEngine()) is None
+    with pytest.raises(ConfigError) as info:
+        compile_ws_hook("responseParser", "file://missing.js", Sources(), JsEngine())
+    assert info.value.path == "responseParser"
+    assert info.value.message.startswith("responseParser: file://missing.js: the file was not loaded")
+    with pytest.raises(ConfigError) as info:
+        compile_ws_hook("streamResponse", 42, Sources(), JsEngine())
+    assert info.value.path == "streamResponse"

@@ -148,3 +148,65 @@ def test_fast_path_renders_exactly_like_jinja(source: str, vars: dict[str, Any])
     template = ENGINE.compile(source)
     assert template._simple is not None
     assert template.render(vars) == ENGINE._environment.from_string(source).render(vars)
+
+
+@pytest.mark.parametrize(
+    ("source", "vars", "text"),
+    [
+        ("{{ q | urlencode }}", {"q": "a b&c"}, "a%20b%26c"),
+        ("{{ q | urlencode }}", {"q": {"a": "1 2", "b": 3}}, "a=1%202&b=3"),
+        ("{{ q | urlencode }}", {"q": [["a", 1], ["b", "x y"], "solo"]}, "a=1&b=x%20y&solo="),
+        ("{{ q | urlencode }}", {"q": 5}, "5"),
+        ("{{ q | join(',', 'n') }}", {"q": [{"n": 1}, {"m": 2}, {"n": None}]}, "1,,"),
+        ("{{ missing | join(',') }}", {}, ""),
+        ("{{ q | join('-') }}", {"q": None}, ""),
+        ("{{ s.length }} {{ l.length }} {{ s['length'] }} {{ l['length'] }}", {"s": "abc", "l": [1, 2]}, "3 2 3 2"),
+        # Object keys are strings in JavaScript: m[1] reads m["1"].
+        ("{{ m[1] }}|{{ m[2] }}|{{ m[true] }}", {"m": {"1": "one", "true": "T"}}, "one||T"),
+        ("{{ missing ~ 'x' }}|{{ missing | length }}|{{ [missing] }}|{{ missing.a.b }}", {}, "x|0||"),
+    ],
+)
+def test_filters_and_lookups_read_values_like_nunjucks(source: str, vars: dict[str, Any], text: str) -> None:
+    assert render(source, **vars) == text
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ 1 / 0 }}", "failed to render template '{{ 1 / 0 }}': ZeroDivisionError: division by zero"),
+        ("{{ q.foo() }}", "failed to render template '{{ q.foo() }}': UndefinedError:"),
+        ("{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}", "template recursion too deep in '{% macro f(n)"),
+        ("{{ x", "template syntax error in '{{ x': unexpected end of template"),
+        ("{% for %}", "template syntax error in '{% for %}': Expected an expression"),
+    ],
+)
+def test_render_failures_are_template_errors_saying_where(source: str, message: str) -> None:
+    with pytest.raises(TemplateError) as info:
+        ENGINE.render(source, {"q": {}})
+    assert str(info.value).startswith(message)
+
+
+def test_rendered_text_is_bounded() -> None:
+    with pytest.raises(TemplateError, match="rendered 33554433 characters, more than the limit of 33554432"):
+        ENGINE.render("{{ 'x' * n }}", {"n": 32 * 1024 * 1024 + 1})
+
+
+def test_only_strings_are_templates() -> None:
+    with pytest.raises(TemplateError, match="a template must be a string, not int"):
+        ENGINE.compile(5)  # type: ignore[arg-type]
+    ENGINE.check_syntax("{{ ok }}")
+    with pytest.raises(TemplateError, match="template syntax error"):
+        ENGINE.check_syntax("{% if %}")
+
+
+def test_referenced_names() -> None:
+    assert ENGINE.referenced_names("{{ a }} and {{ c.d }} {{ prompt | upper }}") == {"a", "c", "prompt"}
+    assert ENGINE.referenced_names("no tags") == frozenset()
+    assert ENGINE.referenced_names("{{ broken") == frozenset()
+
+
+def test_the_compile_cache_is_bounded_and_still_renders() -> None:
+    engine = TemplateEngine({})
+    for i in range(1100):
+        assert engine.render("{{ n }}-" + str(i), {"n": i}) == f"{i}-{i}"
+    assert engine.render("{{ n }}-0", {"n": 0}) == "0-0"

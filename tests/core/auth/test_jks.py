@@ -228,3 +228,103 @@ def test_secure_protocol_errors(block: dict[str, Any], message: str) -> None:
 def test_password_may_come_from_env_template(option: str) -> None:
     p = tls({"jksPath": "k.jks", option: "{{env.JKS_PW}}"}, {"k.jks": STORE}, {"JKS_PW": PASSWORD})
     assert matches(p.key, cert_of("client-cert.pem"))
+
+
+# -- hand-built keystores: every malformed part gets its own error ---------------------------
+
+OID_JKS_PROTECTOR = bytes.fromhex("2b060104012a02110101")
+CLIENT_CERT_DER = cert_of("client-cert.pem").public_bytes(serialization.Encoding.DER)
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    length = bytes([n]) if n < 0x80 else bytes([0x82]) + n.to_bytes(2, "big")
+    return bytes([tag]) + length + content
+
+
+def _protect(plain: bytes, password: str = PASSWORD, salt: bytes = b"s" * 20) -> bytes:
+    """Sun's JKS key protector, as keytool writes it: salt, XOR stream, SHA-1 check."""
+    pw = password.encode("utf-16-be")
+    stream, digest = bytearray(), salt
+    while len(stream) < len(plain):
+        digest = hashlib.sha1(pw + digest).digest()
+        stream += digest
+    body = bytes(a ^ b for a, b in zip(plain, stream, strict=False))
+    return salt + body + hashlib.sha1(pw + plain).digest()
+
+
+def _epki(blob: bytes, oid: bytes = OID_JKS_PROTECTOR) -> bytes:
+    return _der(0x30, _der(0x30, _der(0x06, oid) + _der(0x05, b"")) + _der(0x04, blob))
+
+
+def _name(text: str | bytes) -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
+    return struct.pack(">H", len(raw)) + raw
+
+
+def _key_entry(alias: str, epki: bytes, certs: list[tuple[str, bytes]]) -> bytes:
+    out = struct.pack(">I", 1) + _name(alias) + b"\0" * 8 + struct.pack(">I", len(epki)) + epki
+    out += struct.pack(">I", len(certs))
+    for kind, der in certs:
+        out += _name(kind) + struct.pack(">I", len(der)) + der
+    return out
+
+
+def _store(*entries: bytes, count: int | None = None) -> bytes:
+    body = struct.pack(">III", 0xFEEDFEED, 2, len(entries) if count is None else count) + b"".join(entries)
+    return _restamp(body, PASSWORD)
+
+
+def _first_key_der() -> bytes:
+    key_pem = jks.private_key(STORE, PASSWORD).key_pem
+    return serialization.load_pem_private_key(key_pem, None).private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def test_a_hand_built_keystore_opens_like_a_keytool_one() -> None:
+    data = _store(_key_entry("mine", _epki(_protect(_first_key_der())), [("X.509", CLIENT_CERT_DER)]))
+    entry = jks.private_key(data, PASSWORD, "MINE")
+    assert entry.alias == "mine" and matches(entry.key_pem, cert_of("client-cert.pem"))
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (_store(), "No certificates found in JKS file"),
+    (_store(struct.pack(">I", 3) + _name("secret") + b"\0" * 8),
+     "an entry of unknown type 3 (alias 'secret'); secret key entries exist only in JCEKS/PKCS12"),
+    (_store(struct.pack(">I", 1) + _name("x" * 1025)), "has a alias of 1025 bytes (limit 1024)"),
+    (_store(struct.pack(">I", 1) + _name("k") + b"\0" * 8 + struct.pack(">I", 2) + b"ab" + struct.pack(">I", 33)),
+     "JKS alias 'k' has a chain of 33 certificates (limit 32)"),
+    (_store(_key_entry("k", _epki(_protect(_first_key_der())), [("X.500", b"cert")])),
+     "JKS alias 'k' has a 'X.500' certificate; only X.509 is supported"),
+    (_store(_key_entry("k", _epki(_protect(_first_key_der())), [("X.509", b"not der")])),
+     "a certificate of JKS alias 'k' cannot be read"),
+    (_store(_key_entry("k", _epki(_protect(b"\x30\x03\x02\x01\x00")), [])),
+     "the key of JKS alias 'k' cannot be read"),
+    (_store(_key_entry("k", _der(0x04, b"x"), [])), "the key of JKS alias 'k' is not an EncryptedPrivateKeyInfo"),
+    (_store(_key_entry("k", _der(0x30, _der(0x04, b"x")), [])),
+     "the key of JKS alias 'k' is not an EncryptedPrivateKeyInfo"),
+    (_store(_key_entry("k", _der(0x30, _der(0x30, _der(0x06, OID_JKS_PROTECTOR)) + _der(0x02, b"\x01")), [])),
+     "the key of JKS alias 'k' is not an EncryptedPrivateKeyInfo"),
+    (_store(_key_entry("k", _epki(b"short"), [])), "the protected key of JKS alias 'k' is too short"),
+    (_store(_key_entry("k", _epki(_protect(b"k"), bytes.fromhex("2a864886f70d01050d")), [])),
+     "protected with algorithm 1.2.840.113549.1.5.13; only Sun's JKS key protector"),
+    (_store(_key_entry("k", _epki(_protect(b"k"), b""), [])), "protected with algorithm (empty)"),
+    (_store(_key_entry("k", b"\x30", [])), "a JKS key is not valid DER (truncated)"),
+    (_store(_key_entry("k", b"\x30\x85\0\0\0\0\0", [])), "a JKS key is not valid DER (bad length)"),
+    (_store(_key_entry("k", b"\x30\x80\0", [])), "a JKS key is not valid DER (bad length)"),
+    (_store(_key_entry("k", b"\x30\x05\0", [])), "a JKS key is not valid DER (truncated)"),
+])
+def test_malformed_keystores(data: bytes, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        jks.private_key(data, PASSWORD, where="tls.jksPath")
+    assert message in info.value.message
+    assert info.value.path == "tls.jksPath"
+
+
+def test_version_1_keystores_have_no_certificate_type_names() -> None:
+    epki = _epki(_protect(_first_key_der()))
+    entry = (struct.pack(">I", 1) + _name("v1") + b"\0" * 8 + struct.pack(">I", len(epki)) + epki
+             + struct.pack(">I", 1) + struct.pack(">I", len(CLIENT_CERT_DER)) + CLIENT_CERT_DER)
+    data = _restamp(struct.pack(">III", 0xFEEDFEED, 1, 1) + entry, PASSWORD)
+    got = jks.private_key(data, PASSWORD)
+    assert got.alias == "v1" and x509.load_pem_x509_certificates(got.chain_pem) == [cert_of("client-cert.pem")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from collections.abc import Callable
@@ -405,3 +406,48 @@ def test_concurrent_calls_share_one_token_fetch() -> None:
     write = second.next_action()
     assert isinstance(write, A.Write) and b"authorization: Bearer tok-1" in write.data.lower().replace(
         b"bearer", b"Bearer")
+
+
+@pytest.mark.parametrize(("expires_in", "requests"), [
+    ("7200", 1),      # a numeric string counts as seconds
+    (7200.5, 1),
+    ("0", 2),         # zero as text: expires at once (only a number 0 means an hour)
+    ("soon", 2),      # not a number: JavaScript computes NaN, never valid
+    (True, 2),        # true is 1 second, inside the refresh buffer
+    ([1], 2),
+])
+def test_expires_in_values_decide_whether_the_token_is_reused(expires_in: Any, requests: int) -> None:
+    t = target({"auth": oauth()})
+    server = Server(token("AT-1", expires_in), token("AT-2", 3600))
+    for _ in range(2):
+        end, _ = call(t, server)
+        assert isinstance(end, A.Complete), end
+    assert server.paths().count("/oauth/token") == requests
+
+
+def test_credentials_in_the_token_url_become_basic_auth() -> None:
+    t = target({"auth": oauth(tokenUrl="http://app:s%20cret@api.test/oauth/token")})
+    server = Server(token())
+    end, _ = call(t, server)
+    assert isinstance(end, A.Complete)
+    tok = server.seen[0]
+    assert tok.target == "/oauth/token"
+    assert header(tok, "authorization") == "Basic " + base64.b64encode(b"app:s cret").decode()
+    assert header(tok, "host") == "api.test"
+
+
+def test_a_templated_token_url_that_renders_invalid_fails_before_any_request() -> None:
+    t = target({"auth": oauth(tokenUrl="{{token_url}}")})
+    server = Server(token())
+    end, _ = call(t, server, vars={"token_url": "not a url"})
+    assert isinstance(end, A.Fail) and isinstance(end.error, TemplateError)
+    assert "auth.tokenUrl '{{token_url}}' is not a valid URL" in str(end.error)
+    assert server.seen == []
+
+
+def test_a_long_error_body_is_cut_in_the_message() -> None:
+    t = target({"auth": oauth()})
+    server = Server(token(status=400, body=b"x" * 5000, reason=b"Bad Request"))
+    end, _ = call(t, server)
+    assert isinstance(end, A.Fail) and isinstance(end.error, HttpStatusError)
+    assert str(end.error).endswith("x" * 10 + "... (904 more characters)")

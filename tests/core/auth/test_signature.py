@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa, x25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
@@ -221,3 +221,101 @@ def test_unusable_templated_key_fails_the_call_before_any_request() -> None:
 def test_unknown_type_is_refused_at_load_time() -> None:
     with pytest.raises(ConfigError, match=r"signatureAuth\.type"):
         target({"type": "foo", "privateKey": "x"})
+
+
+@pytest.mark.parametrize(("filename", "files"), [("client.pem", None), ("client.key", None)])
+def test_certificate_filename_extension_picks_pem(filename: str, files: Any) -> None:
+    content = base64.b64encode(pem(RSA_KEY).encode()).decode()
+    req = call(target({"certificateFilename": filename, "certificateContent": content}))
+    verify_rsa(RSA_KEY, header(req, "x-signature"), header(req, "x-timestamp").encode())
+
+
+def test_certificate_filename_extension_picks_pfx() -> None:
+    bundle = base64.b64encode(_pfx(b"pw")).decode()
+    req = call(target({"certificateFilename": "client.P12", "pfxContent": bundle, "pfxPassword": "pw"}))
+    verify_rsa(RSA_KEY, header(req, "x-signature"), header(req, "x-timestamp").encode())
+
+
+def test_certificate_filename_extension_picks_jks() -> None:
+    with pytest.raises(ConfigError, match="JKS keystore password is required"):
+        target({"certificateFilename": "store.jks", "keystoreContent": "AAAA"})
+
+
+@pytest.mark.parametrize(("sig", "kind_hint"), [
+    ({"keystoreContent": "AAAA", "keystorePassword": "pw"}, "not a JKS keystore"),
+    ({"pfxContent": "%%", "pfxPassword": "pw"}, "pfxContent is not valid base64"),
+    ({"certContent": "AAAA", "keyContent": "%%%"}, "keyContent is not valid base64"),
+])
+def test_type_is_detected_from_the_fields_given(sig: dict[str, Any], kind_hint: str) -> None:
+    with pytest.raises(ConfigError, match=kind_hint):
+        target(sig)
+
+
+def test_pfx_cert_and_key_content() -> None:
+    t = target({"certContent": base64.b64encode(b"cert").decode(),
+                "keyContent": base64.b64encode(pem(RSA_KEY).encode()).decode()})
+    req = call(t)
+    verify_rsa(RSA_KEY, header(req, "x-signature"), header(req, "x-timestamp").encode())
+
+
+def test_no_key_material_at_all_defaults_to_pem_and_says_a_key_is_required() -> None:
+    with pytest.raises(ConfigError, match="PEM private key is required"):
+        target({"signatureValidityMs": 1000})
+
+
+@pytest.mark.parametrize("algorithm", ["SHA512", "rsa-sha384", "sha256WithRSAEncryption", "ecdsa-with-SHA256",
+                                       "sha3_256"])
+def test_signature_algorithm_spellings(algorithm: str) -> None:
+    req = call(target({"privateKey": pem(EC_KEY), "signatureAlgorithm": algorithm}))
+    assert base64.b64decode(header(req, "x-signature"))[0] == 0x30  # DER ECDSA signature
+
+
+def test_ed25519_keys_sign() -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    req = call(target({"privateKey": pem(key)}))
+    key.public_key().verify(base64.b64decode(header(req, "x-signature")), header(req, "x-timestamp").encode())
+
+
+def test_dsa_keys_sign() -> None:
+    key = dsa.generate_private_key(1024)
+    req = call(target({"privateKey": pem(key)}))
+    key.public_key().verify(base64.b64decode(header(req, "x-signature")), header(req, "x-timestamp").encode(),
+                            hashes.SHA256())
+
+
+def test_a_key_type_that_cannot_sign_is_refused() -> None:
+    with pytest.raises(ConfigError, match="X25519PrivateKey keys cannot sign"):
+        target({"privateKey": pem(x25519.X25519PrivateKey.generate())})
+
+
+def test_garbage_inside_a_pem_frame_is_reported_as_unparseable() -> None:
+    bad = "-----BEGIN PRIVATE KEY-----\n" + base64.b64encode(b"\x30\x03\x02\x01\x00" * 30).decode() + \
+          "\n-----END PRIVATE KEY-----\n"
+    with pytest.raises(ConfigError, match="cannot be used: it could not be parsed"):
+        target({"privateKey": bad})
+
+
+def test_a_pfx_without_a_key_is_refused() -> None:
+    import datetime
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ca")])
+    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(RSA_KEY.public_key())
+            .serial_number(2).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(RSA_KEY, hashes.SHA256()))
+    bundle = pkcs12.serialize_key_and_certificates(None, None, None, [cert], serialization.BestAvailableEncryption(b"pw"))
+    with pytest.raises(ConfigError, match="the bundle holds no private key"):
+        target({"type": "pfx", "pfxContent": base64.b64encode(bundle).decode(), "pfxPassword": "pw"})
+
+
+def test_a_signature_data_template_that_does_not_compile_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"signatureAuth\.signatureDataTemplate"):
+        target({"privateKey": pem(RSA_KEY), "signatureDataTemplate": "{{ oops"})
+
+
+def test_file_paths_lists_the_files_the_loader_must_read() -> None:
+    from sansio_core.auth.signature import file_paths
+
+    assert file_paths({"privateKeyPath": "k.pem", "certPath": "c.pem", "keyPath": None, "other": "x"}) == [
+        ("privateKeyPath", "k.pem"), ("certPath", "c.pem")]
+    assert file_paths("not a mapping") == []

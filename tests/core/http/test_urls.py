@@ -81,3 +81,66 @@ def test_form_encoding_round_trip() -> None:
     assert parse_query("a=1&&b=x+y%20z&c&=v&d=%zz") == [("a", "1"), ("b", "x y z"), ("c", ""), ("", "v"), ("d", "%zz")]
     assert serialize_query([("k y", "v&w"), ("é", "")]) == "k+y=v%26w&%C3%A9="
     assert form_encode("\ud800") == "%EF%BF%BD"
+
+
+@pytest.mark.parametrize(
+    ("text", "href"),
+    [
+        ("http://u@h/", "http://u@h/"),
+        ("http://1.2.3./", "http://1.2.0.3/"),
+        ("http://010.0.0.1/", "http://8.0.0.1/"),
+        ("http://0x0.1/", "http://0.0.0.1/"),
+        ("http://1.2.3.4a/", "http://1.2.3.4a/"),
+        ("http://a.0x1g/", "http://a.0x1g/"),
+        ("http://h/a/..", "http://h/"),
+        ("http://h/a/.", "http://h/a/"),
+        ("http://☃.com/", "http://xn--n3h.com/"),
+        ("http://a..b/", "http://a..b/"),
+        ("http://h/a\udcff", "http://h/a%EF%BF%BD"),
+    ],
+)
+def test_host_and_path_edge_cases_match_node(text: str, href: str) -> None:
+    assert parse_url(text).href() == href
+
+
+def test_same_scheme_without_slashes_is_relative_to_the_base() -> None:
+    assert parse_url("http:x/y", BASE).href() == "http://base.test/dir/x/y"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("http://[::1]x/", "unexpected text after the IPv6 address"),
+        ("http://[::1/", "unclosed IPv6 address in the URL host"),
+        ("http://1.2.3.4.5/", "invalid IPv4 address '1.2.3.4.5'"),
+        ("http://1.2.3.09/", "invalid IPv4 address '1.2.3.09'"),
+        ("http://256.1.1.1/", "invalid IPv4 address '256.1.1.1'"),
+        ("http://\u00ad/", "invalid international host name"),
+        ("http://b\u00fc\u0000cher/", "invalid host"),
+    ],
+)
+def test_invalid_hosts(text: str, message: str) -> None:
+    with pytest.raises(UrlError, match=message):
+        parse_url(text)
+
+
+@pytest.mark.xfail(strict=True, reason="bug: an IPv4 number that is 0 in hex ('0x', '0x0') is falsy in "
+                   "_maybe_ipv4, so the host stays a domain; Node parses http://0x0/ as http://0.0.0.0/")
+@pytest.mark.parametrize(("text", "href"), [("http://0x/", "http://0.0.0.0/"), ("http://0x0/", "http://0.0.0.0/"),
+                                            ("http://1.0x0/", "http://1.0.0.0/")])
+def test_zero_hex_ipv4_hosts(text: str, href: str) -> None:
+    assert parse_url(text).href() == href
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a lone surrogate in the host raises UnicodeEncodeError from "
+                   "unquote_to_bytes instead of UrlError (Node: ERR_INVALID_URL)")
+def test_lone_surrogate_in_host_is_a_url_error() -> None:
+    with pytest.raises(UrlError):
+        parse_url("http://a\udcff.test/")
+
+
+@pytest.mark.xfail(strict=True, reason="divergence: Node refuses the invalid punycode label 'xn--a' "
+                   "(ERR_INVALID_URL); parse_url accepts it")
+def test_invalid_punycode_label_is_refused() -> None:
+    with pytest.raises(UrlError):
+        parse_url("http://xn--a.test/")

@@ -161,3 +161,56 @@ def test_module_exports_are_reachable(engine: JsEngine, text: str, name: str | N
 def test_module_without_the_export_is_malformed(engine: JsEngine) -> None:
     with pytest.raises(JsError, match="must export a function"):
         engine.compile(module_function_source(CJS_EXPORTS, None, "m.js", "t"), "t")
+
+
+def test_debug_log_can_be_cleared(engine: JsEngine) -> None:
+    fn = compile_expr(engine, "(console.log('one'), 1)")
+    engine.call(fn)
+    assert engine.debug_log == ["[log] one"]
+    engine.clear_debug_log()
+    assert engine.debug_log == []
+    assert JsEngine().debug_log == []  # no context yet: nothing to collect
+
+
+def test_contexts_beyond_the_limit_evict_another_owner() -> None:
+    owner = ["a"]
+    engine = JsEngine(owner=lambda: owner[0], limits=JsLimits(max_contexts=1))
+    fn = compile_expr(engine, "(globalThis.n = (globalThis.n || 0) + 1)")
+    assert [engine.call(fn).value for _ in range(2)] == [1, 2]
+    owner[0] = "b"
+    assert engine.call(fn).value == 1
+    owner[0] = "a"
+    assert engine.call(fn).value == 1  # a's context was evicted for b's and rebuilt
+
+
+def test_compiling_rebuilds_other_owners_contexts_with_every_function() -> None:
+    owner = ["a"]
+    engine = JsEngine(owner=lambda: owner[0])
+    first = compile_expr(engine, "(globalThis.n = (globalThis.n || 0) + 1)")
+    owner[0] = "b"
+    assert [engine.call(first).value for _ in range(2)] == [1, 2]
+    owner[0] = "a"
+    second = compile_expr(engine, "'second'")
+    owner[0] = "b"
+    assert engine.call(second).value == "second"
+    assert engine.call(first).value == 1  # b's context is new
+
+
+def test_a_fatal_error_while_compiling_is_not_hidden_behind_other_readings(engine: JsEngine) -> None:
+    readings = [("function", "(() => { while (true) {} })()"), ("expression", "(json) => 1")]
+    with pytest.raises(JsError) as info:
+        engine.compile_first(readings, "t")
+    assert info.value.kind == "timeout"
+
+
+def test_a_promise_that_never_settles_is_an_error(engine: JsEngine) -> None:
+    fn = compile_expr(engine, "new Promise(() => {})")
+    with pytest.raises(JsError, match="the transform returned a promise that never settled"):
+        engine.call(fn, {}, "", {})
+
+
+def test_json_context_may_be_passed_lazily(engine: JsEngine) -> None:
+    from sansio_core.js.engine import FLAG_LAZY_CONTEXT
+
+    fn = compile_expr(engine, "context.vars.x + json.a")
+    assert engine.call(fn, Json('{"a": "b"}'), "", Json('{"vars": {"x": "a"}}'), flags=FLAG_LAZY_CONTEXT).value == "ab"

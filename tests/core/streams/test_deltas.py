@@ -219,3 +219,79 @@ def test_detect_kind(payload: Any, kind: StreamKind | None) -> None:
 def test_fixed_kind_skips_detection() -> None:
     ex = DeltaExtractor(StreamKind.ANTHROPIC)
     assert ex.feed({"choices": [{"delta": {"content": "x"}}]}) == []
+
+
+def fed(*items: Any, kind: StreamKind = StreamKind.AUTO) -> tuple[list[str], DeltaExtractor]:
+    ex = DeltaExtractor(kind)
+    out: list[str] = []
+    for item in items:
+        out += ex.feed(item)
+    return out, ex
+
+
+def event(data: str) -> SseEvent:
+    return SseEvent(event="message", data=data, id=None)
+
+
+def test_several_data_lines_in_one_event_stop_at_done() -> None:
+    lines = "\n".join([json.dumps({"choices": [{"delta": {"content": "a"}}]}), "not json",
+                       json.dumps({"choices": [{"delta": {"content": "b"}}]}), "[DONE]",
+                       json.dumps({"choices": [{"delta": {"content": "late"}}]})])
+    out, ex = fed(event(lines), event(json.dumps({"choices": [{"delta": {"content": "after"}}]})))
+    assert out == ["a", "b"] and ex.done and ex.text == "ab"
+
+
+def test_text_that_is_not_json_is_ignored() -> None:
+    assert fed(event("keep-alive"), event(": comment"), event("[1, 2"))[0] == []
+
+
+def test_an_error_before_the_format_is_known_is_kept() -> None:
+    out, ex = fed({"error": {"message": "overloaded"}}, {"error": "second"})
+    assert out == [] and ex.error == "overloaded" and ex.kind is StreamKind.AUTO
+
+
+@pytest.mark.parametrize(
+    ("payloads", "kind", "text", "error"),
+    [
+        ([{"choices": [{"delta": {"content": "a"}}]}, {"error": {"code": 1}}], StreamKind.OPENAI_CHAT, "a",
+         '{"code": 1}'),
+        ([{"choices": [{"delta": {"content": "a"}, "index": 0}, {"delta": {"content": "b"}, "index": 1}]},
+          {"choices": [{"index": 1, "delta": {"content": "x"}}, "junk"]},
+          {"choices": "junk"}, {"choices": [{"text": "legacy"}]}, {"choices": [{"text": 5}]},
+          {"choices": [{"delta": {"content": None}}]}], StreamKind.OPENAI_CHAT, "alegacy", None),
+        ([{"type": "response.output_text.delta", "delta": "x"}, {"type": "response.output_text.delta", "delta": 1},
+          {"type": "error", "message": "bad"}], StreamKind.OPENAI_RESPONSES, "x", "bad"),
+        ([{"type": "response.output_text.delta", "delta": "x"},
+          {"type": "response.failed", "response": {"error": {"message": "quota"}}}],
+         StreamKind.OPENAI_RESPONSES, "x", "quota"),
+        ([{"type": "response.output_text.delta", "delta": "x"}, {"type": "response.failed"}],
+         StreamKind.OPENAI_RESPONSES, "x", "response.failed"),
+        ([{"type": "content_block_delta", "delta": {"type": "text_delta", "text": "hi"}},
+          {"type": "content_block_delta", "delta": {"type": "thinking_delta", "thinking": "hmm"}},
+          {"type": "error", "error": {"message": "overloaded_error"}}], StreamKind.ANTHROPIC, "hi",
+         "overloaded_error"),
+        ([{"type": "content_block_delta", "delta": {"type": "text_delta", "text": "a"}},
+          {"type": "message_stop"}, {"type": "content_block_delta", "delta": {"type": "text_delta", "text": "b"}}],
+         StreamKind.ANTHROPIC, "a", None),
+        ([{"message": {"content": "chat"}, "done": False}, {"response": "gen", "done": False},
+          {"error": "model not found", "done": True}], StreamKind.OLLAMA, "chatgen", "model not found"),
+        ([{"candidates": [{"content": {"parts": [{"text": "a"}, {"text": "th", "thought": True}, {"text": "b"}]}}]},
+          {"candidates": []}, {"candidates": [{"content": {"parts": "x"}}]}, {"candidates": ["x"]},
+          {"error": {"message": "blocked"}}], StreamKind.GEMINI, "ab", "blocked"),
+    ],
+)
+def test_each_api_shape(payloads: list[Any], kind: StreamKind, text: str, error: str | None) -> None:
+    out, ex = fed(*payloads)
+    assert ex.kind is kind
+    assert "".join(out) == text == ex.text
+    assert ex.error == error
+
+
+def test_a_known_kind_skips_detection_and_ignores_non_objects() -> None:
+    out, ex = fed([1, 2], {"response": "x", "done": True}, {"response": "y"}, kind=StreamKind.OLLAMA)
+    assert out == ["x"] and ex.done
+
+
+def test_long_errors_are_cut() -> None:
+    _, ex = fed({"choices": [{"delta": {"content": "a"}}]}, {"error": "e" * 2000})
+    assert ex.error == "e" * 500
