@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint conformance bench fuzz
+.PHONY: demo test lint coverage conformance bench fuzz
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(BIN)/.installed
 	$(BIN)/mypy --strict sansio_core bindings
 	$(BIN)/python ../shared/tools/check_purity.py sansio_core
 	$(BIN)/python -m promptwire._unasync --check
+
+# Branch coverage of the pure core from its own tests (fail_under in pyproject.toml).
+coverage: $(BIN)/.installed
+	$(BIN)/python -bb -m coverage run -m pytest -q -x tests/core
+	$(BIN)/python -m coverage report
 
 conformance: $(BIN)/.installed
 	cd ../shared/conformance && PROMPTWIRE=$(CURDIR)/$(BIN)/promptwire \

@@ -74,26 +74,52 @@ def test_empty_block_verifies_and_sends_no_identity() -> None:
     assert (p.verify, p.ca, p.cert_chain, p.key, p.key_password, p.server_name) == (True, None, None, None, None, "")
 
 
+def pem_pair(password: bytes | None = None) -> tuple[bytes, bytes]:
+    """A matching certificate and private key as PEM (the key encrypted with ``password``)."""
+    key, cert = self_signed()
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption())
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def ca_pem() -> str:
+    return self_signed()[1].public_bytes(serialization.Encoding.PEM).decode()
+
+
 def test_inline_pem_text_and_lists_are_joined() -> None:
-    p = must({"ca": ["-----A-----", "-----B-----"], "cert": "CERT", "key": "KEY", "rejectUnauthorized": False,
-              "servername": "sni.test", "ciphers": "HIGH", "minVersion": "TLSv1.2", "maxVersion": "TLSv1.3"})
-    assert p.ca == b"-----A-----\n-----B-----"
-    assert (p.cert_chain, p.key) == (b"CERT", b"KEY")
+    cert, key = pem_pair()
+    ca_a, ca_b = ca_pem(), ca_pem()
+    p = must({"ca": [ca_a, ca_b], "cert": cert.decode(), "key": key.decode(), "rejectUnauthorized": False,
+              "servername": "sni.test", "ciphers": "TLS_AES_128_GCM_SHA256:HIGH", "minVersion": "TLSv1.2",
+              "maxVersion": "TLSv1.3"})
+    assert p.ca == f"{ca_a}\n{ca_b}".encode()
+    assert p.cert_chain == cert and public(p.key or b"") == public(key)
+    # Node's split: TLS_* names are TLS 1.3 suites, the rest the TLS 1.2 list.
     assert (p.verify, p.server_name, p.ciphers, p.min_version, p.max_version) == (
         False, "sni.test", "HIGH", "TLSv1.2", "TLSv1.3")
 
 
 def test_paths_are_read_from_the_loaded_files() -> None:
-    files = {"ca.pem": b"CA", "c.pem": b"C", "k.pem": b"K"}
-    p = must({"caPath": "ca.pem", "certPath": "c.pem", "keyPath": "k.pem", "passphrase": "secret"}, files)
-    assert (p.ca, p.cert_chain, p.key, p.key_password) == (b"CA", b"C", b"K", b"secret")
+    cert, key = pem_pair(b"secret")
+    ca = ca_pem().encode()
+    p = must({"caPath": "ca.pem", "certPath": "c.pem", "keyPath": "k.pem", "passphrase": "secret"},
+             {"ca.pem": ca, "c.pem": cert, "k.pem": key})
+    assert (p.ca, p.cert_chain) == (ca, cert)
+    assert p.key is not None
 
 
 def test_passphrase_template_reads_the_environment() -> None:
-    p = must({"cert": "C", "key": "K", "passphrase": "{{env.KEY_PW}}"}, env={"KEY_PW": "from-env"})
-    assert p.key_password == b"from-env"
-    # A template that renders empty means no passphrase.
-    assert must({"cert": "C", "key": "K", "passphrase": "{{env.NOPE}}"}).key_password is None
+    cert, key = pem_pair(b"from-env")
+    p = must({"cert": cert.decode(), "key": key.decode(), "passphrase": "{{env.KEY_PW}}"},
+             env={"KEY_PW": "from-env"})
+    assert p.key is not None
+    # A template that renders empty means no passphrase: an encrypted key then cannot be opened.
+    plain_cert, plain_key = pem_pair()
+    assert must({"cert": plain_cert.decode(), "key": plain_key.decode(),
+                 "passphrase": "{{env.NOPE}}"}).key_password is None
+    with pytest.raises(ConfigError, match="passphrase"):
+        params({"cert": cert.decode(), "key": key.decode(), "passphrase": "{{env.NOPE}}"})
 
 
 def test_a_file_the_binding_did_not_load_is_named() -> None:

@@ -51,7 +51,7 @@ def test_binary_fragments_reach_the_client_as_one_message() -> None:
     (ScriptedWsServer(on_message=[("drop",)]), WebSocketClosed,
      lambda e: e.code == 1006 and "connection dropped without a close frame" in str(e)),
     (ScriptedWsServer(on_message=[("reset",)]), WebSocketClosed,
-     lambda e: e.code == 1006 and "reset: connection reset by peer" in str(e)),
+     lambda e: e.code == 1006 and "(code 1006: connection reset by peer)" in str(e)),
     (ScriptedWsServer(reject_status=403, reject_body=b"go away"), HttpStatusError, lambda e: e.status == 403),
     (ScriptedWsServer(refuse_connect=FailureKind.REFUSED), TransportError, lambda e: e.kind is FailureKind.REFUSED),
     (ScriptedWsServer(on_message=[("sleep", 5.0), ("text", "late")]), DeadlineExceeded, lambda e: e.which == "total"),
