@@ -31,8 +31,9 @@ from typing import Any, Final
 
 import quickjs
 
-from ..errors import JsError
-from .jsvalue import UNDEFINED
+from ..errors import JsError, LimitExceeded
+from ..limits import MAX_JSON_DEPTH
+from .jsvalue import UNDEFINED, check_json_depth
 from .limits import JsLimits
 from .prelude import PRELUDE
 
@@ -271,6 +272,8 @@ class JsEngine:
                     flags |= 1 << i
                 wire.append(arg.text)
             elif arg is JSON_FROM_TEXT:
+                if i + 1 < len(args) and isinstance(args[i + 1], str):
+                    check_json_depth(args[i + 1], what="the response's JSON")
                 flags |= 16
                 wire.append(None)
             elif isinstance(arg, (dict, list, tuple)):
@@ -290,8 +293,18 @@ class JsEngine:
         except quickjs.StackOverflow as exc:  # pragma: no cover - QuickJS reports it as JSException
             raise self._fail(exc) from None
 
+    @staticmethod
+    def _load(raw: str) -> Any:
+        """A holder's JSON (one extra level for the holder itself)."""
+        text = raw[len(_MARK):]
+        try:
+            check_json_depth(text, MAX_JSON_DEPTH + 1)
+        except LimitExceeded:
+            raise JsError(f"the result is nested deeper than {MAX_JSON_DEPTH} levels") from None
+        return json.loads(text)
+
     def _holder(self, ctx: Any, raw: str) -> JsResult:
-        holder = json.loads(raw[len(_MARK):])
+        holder = self._load(raw)
         kind = holder["k"]
         if kind == "p":
             jobs = 0
@@ -303,7 +316,7 @@ class JsEngine:
             settled = ctx.eval("__pw_settled()")
             if not (type(settled) is str and settled.startswith(_MARK)):
                 return JsResult(_integral(settled))
-            holder = json.loads(settled[len(_MARK):])
+            holder = self._load(settled)
             kind = holder["k"]
             if kind == "n":
                 raise JsError("the transform returned a promise that never settled")

@@ -101,3 +101,16 @@ config:
     assert r.stderr.strip() == "Echo: two words"
     doc = json.loads(r.stdout)
     assert doc["raw"].startswith("data: ") and "[DONE]" in doc["raw"]
+
+
+@pytest.mark.parametrize("binding", ["sync", "asyncio", "trio"])
+def test_a_deeply_nested_body_is_one_json_document_with_a_clear_error(tmp_path: Path, mock: Any,
+                                                                       binding: str) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    config = tmp_path / "deep.yaml"
+    config.write_text(f"providers:\n  - id: {mock.base_url}/text\n    config:\n      method: GET\n"
+                      f"      queryParams: {{text: '{deep}'}}\n")
+    r = run("call", "--config", str(config), "--prompt", "x", "--json", "--binding", binding)
+    assert r.returncode == 1, r.stderr
+    assert "nested deeper than 256 levels" in json.loads(r.stdout)["thrown"]
+    assert "RecursionError" not in r.stdout + r.stderr

@@ -22,6 +22,7 @@ from sansio_core.errors import (
     ConfigError,
     FailureKind,
     HttpStatusError,
+    LimitExceeded,
     RemoteProtocolError,
     TemplateError,
     TransportError,
@@ -405,3 +406,10 @@ def test_concurrent_calls_share_one_token_fetch() -> None:
     write = second.next_action()
     assert isinstance(write, A.Write) and b"authorization: Bearer tok-1" in write.data.lower().replace(
         b"bearer", b"Bearer")
+
+
+def test_a_deeply_nested_token_response_is_a_limit_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    end, _ = call(target({"auth": oauth()}), Server(token(body=deep)))
+    assert isinstance(end, A.Fail) and isinstance(end.error, LimitExceeded), end
+    assert "nested deeper than 256 levels" in str(end.error)

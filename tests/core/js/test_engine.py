@@ -161,3 +161,11 @@ def test_module_exports_are_reachable(engine: JsEngine, text: str, name: str | N
 def test_module_without_the_export_is_malformed(engine: JsEngine) -> None:
     with pytest.raises(JsError, match="must export a function"):
         engine.compile(module_function_source(CJS_EXPORTS, None, "m.js", "t"), "t")
+
+
+def test_a_result_nested_too_deeply_is_an_error_not_a_recursion_error(engine: JsEngine) -> None:
+    fn = compile_expr(engine, "(() => { let a = []; for (let i = 0; i < 5000; i++) a = [a]; return a })()")
+    with pytest.raises(JsError, match=r"nested deeper than 256 levels|stack limit"):
+        engine.call(fn)
+    ok = compile_expr(engine, "(() => { let a = []; for (let i = 0; i < 200; i++) a = [a]; return a })()")
+    assert isinstance(engine.call(ok).value, list)

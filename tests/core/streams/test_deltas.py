@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sansio_core.errors import LimitExceeded
 from sansio_core.streams.deltas import (
     DeltaExtractor,
     StreamKind,
@@ -219,3 +220,9 @@ def test_detect_kind(payload: Any, kind: StreamKind | None) -> None:
 def test_fixed_kind_skips_detection() -> None:
     ex = DeltaExtractor(StreamKind.ANTHROPIC)
     assert ex.feed({"choices": [{"delta": {"content": "x"}}]}) == []
+
+
+def test_deeply_nested_sse_json_is_a_limit_error() -> None:
+    body = b"data: " + b"[" * 100_000 + b"]" * 100_000 + b"\n\n"
+    with pytest.raises(LimitExceeded, match="nested deeper than"):
+        sse_text(body, chunk=65536)
