@@ -74,6 +74,18 @@ MAX_JSON_DEPTH = 256
 # Rendered request pieces: a template that expands without bound is a bug.
 MAX_RENDERED_TEMPLATE = 32 * 1024 * 1024
 
+# Work one template render may do, counted because the core cannot read a
+# clock: each loop iteration, intercepted operator and call is one unit.
+# Real request templates do tens to thousands (a loop over a conversation);
+# half a million units is well under a second of jinja, while nested loops over
+# range(100000) or a 10^10-step bomb stop at once (TemplateError).
+MAX_TEMPLATE_WORK = 500_000
+
+# Integers a template computes (`**`, `*`, `+`): Nunjucks works on doubles,
+# so nothing real exceeds 2^1024; 4096 bits leaves room while `7 ** 999999999`
+# (minutes of CPU, hundreds of MB) is refused before it is computed.
+MAX_TEMPLATE_INT_BITS = 4096
+
 # Compiled templates kept per engine (one engine per target). A target has a
 # few dozen templates; the cap only matters for callers that render ad-hoc
 # sources through one engine, which must not grow memory without bound.
