@@ -44,11 +44,11 @@ BOMBS = [
 @pytest.mark.parametrize(("src", "message"), BOMBS)
 def test_template_bombs_end_fast_in_a_template_error(src: str, message: str) -> None:
     engine = TemplateEngine()
-    started = time.perf_counter()
+    started = time.process_time()
     template = engine.compile(src)  # jinja folds constants while compiling: must not hang here
     with pytest.raises(TemplateError, match=message):
         template.render(VARS)
-    assert time.perf_counter() - started < 3.0
+    assert time.process_time() - started < 3.0
 
 
 def test_the_output_cap_is_enforced_while_rendering_not_after() -> None:
@@ -77,7 +77,7 @@ def test_referenced_names_do_not_include_the_instrumentation() -> None:
 @pytest.mark.parametrize("body", ["{{ 7 ** 999999999 }}", "{{ 'x' * 2000000000 }}", "{{ 7 ** n }}"])
 def test_a_target_with_a_bomb_in_its_body_fails_clearly_and_fast(body: Any) -> None:
     entry = parse_provider_entry({"id": "http://api.test/x", "config": {"method": "POST", "body": {"q": body}}})
-    started = time.perf_counter()
+    started = time.process_time()
     target = HttpTarget.compile(entry, Sources())
 
     def server(_: SeenRequest) -> ServerReply:
@@ -85,4 +85,4 @@ def test_a_target_with_a_bomb_in_its_body_fails_clearly_and_fast(body: Any) -> N
 
     end, _ = run_against(target.new_call("p", {"n": 999_999_999}, None, now=Instant(1.0, 1.0), seed=1), server)
     assert isinstance(end, A.Fail) and isinstance(end.error, TemplateError)
-    assert time.perf_counter() - started < 2.0
+    assert time.process_time() - started < 2.0

@@ -51,19 +51,19 @@ ENDLESS_RESULTS = [
 def test_hostile_results_end_at_the_time_limit(engine: JsEngine, src: str) -> None:
     ok = compile_expr(engine, "json + 1")
     fn = compile_expr(engine, src)
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(JsError, match="time limit") as info:
         engine.call(fn)
     assert info.value.kind == "timeout"
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert engine.call(ok, 41).value == 42
 
 
 def test_a_module_that_throws_a_hostile_value_while_loading_fails_at_the_limit(engine: JsEngine) -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     with pytest.raises(JsError, match="time limit"):
         engine.compile(f"(function () {{ throw {{toString() {LOOP}}} }})()", "t")
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
 
 
 def test_results_are_converted_the_javascript_way(engine: JsEngine) -> None:
@@ -86,12 +86,12 @@ def reply(_: SeenRequest) -> ServerReply:
 
 
 def test_a_target_with_a_hostile_transform_fails_clearly_and_keeps_working() -> None:
-    """Default limits (2 s of CPU): the hostile call ends with a TransformError at the limit."""
+    """Default limits (2 s of CPU, so CPU time is measured): the hostile call ends with a TransformError."""
     config = {"transformResponse": f"context.vars.bad ? {{get output() {LOOP}}} : json.answer"}
     t = HttpTarget.compile(parse_provider_entry({"id": "http://api.test/x", "config": config}), Sources())
-    started = time.perf_counter()
+    started = time.process_time()
     end, _ = run_against(t.new_call("p", {"bad": True}, None, now=T0, seed=1), reply)
-    assert time.perf_counter() - started < 4.0
+    assert time.process_time() - started < 4.0
     assert isinstance(end, A.Fail) and isinstance(end.error, TransformError)
     assert "time limit" in end.error.message
     end, _ = run_against(t.new_call("p", {}, None, now=T0, seed=1), reply)
