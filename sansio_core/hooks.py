@@ -32,8 +32,10 @@ from typing import Any, Protocol
 
 from .errors import ConfigError, JsError, PromptwireError, TransformError
 from .js.engine import JSON_FROM_TEXT, UNDEFINED, JsEngine, JsFunction, Json, JsResult
+from .js.jsvalue import check_json_depth
 from .js.modules import module_function_source
 from .js.source_forms import candidates
+from .limits import MAX_JSON_DEPTH
 from .sources import FILE_PREFIX, Sources, split_file_ref
 
 
@@ -183,10 +185,15 @@ def _py_args(args: Sequence[Any]) -> list[Any]:
     return out
 
 
-def parse_json_or_none(text: Any) -> Any:
-    """``JSON.parse(text)`` or ``None``: JavaScript's grammar (no NaN/Infinity)."""
+def parse_json_or_none(text: Any, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``JSON.parse(text)`` or ``None``: JavaScript's grammar (no NaN/Infinity).
+
+    Raises ``LimitExceeded`` (never ``RecursionError``) for JSON nested deeper
+    than ``max_depth``: server data, so a clear error rather than "not JSON".
+    """
     if not isinstance(text, str):
         return None
+    check_json_depth(text, max_depth, "the response's JSON")
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except ValueError:

@@ -61,8 +61,30 @@ MAX_WS_MESSAGE = 16 * 1024 * 1024
 # a peer that stopped reading. Seconds.
 WS_CLOSE_GRACE = 0.5
 
+# Nesting depth of JSON the server sends (bodies, SSE/NDJSON values, WebSocket
+# messages, OAuth and session answers). Real API payloads nest a dozen levels;
+# Python's parser recurses once per level and raises RecursionError near
+# 1000 (fewer when called deep in a stack), QuickJS's JSON.parse overflows its
+# 256 KiB stack a little past 1000, and our own encoders walk values
+# recursively. 256 is 20x any real payload and leaves ample headroom below
+# all three; deeper JSON is a LimitExceeded, checked without recursion before
+# parsing.
+MAX_JSON_DEPTH = 256
+
 # Rendered request pieces: a template that expands without bound is a bug.
 MAX_RENDERED_TEMPLATE = 32 * 1024 * 1024
+
+# Work one template render may do, counted because the core cannot read a
+# clock: each loop iteration, intercepted operator and call is one unit.
+# Real request templates do tens to thousands (a loop over a conversation);
+# half a million units is well under a second of jinja, while nested loops over
+# range(100000) or a 10^10-step bomb stop at once (TemplateError).
+MAX_TEMPLATE_WORK = 500_000
+
+# Integers a template computes (`**`, `*`, `+`): Nunjucks works on doubles,
+# so nothing real exceeds 2^1024; 4096 bits leaves room while `7 ** 999999999`
+# (minutes of CPU, hundreds of MB) is refused before it is computed.
+MAX_TEMPLATE_INT_BITS = 4096
 
 # Compiled templates kept per engine (one engine per target). A target has a
 # few dozen templates; the cap only matters for callers that render ad-hoc
@@ -170,5 +192,6 @@ class Limits:
     max_ndjson_line: int = MAX_NDJSON_LINE
     max_ws_message: int = MAX_WS_MESSAGE
     max_rendered_template: int = MAX_RENDERED_TEMPLATE
+    max_json_depth: int = MAX_JSON_DEPTH
     max_oauth_tokens: int = MAX_OAUTH_TOKENS
     max_session_ids: int = MAX_SESSION_IDS

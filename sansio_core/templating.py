@@ -27,11 +27,20 @@ from urllib.parse import quote
 
 from jinja2 import ChainableUndefined, Undefined, nodes
 from jinja2 import exceptions as jexc
-from jinja2.sandbox import SandboxedEnvironment
 
 from .errors import PromptwireError, TemplateError
 from .js.jsvalue import js_json, js_json_parse, js_key, js_string, js_trim
 from .limits import MAX_RENDERED_TEMPLATE, MAX_TEMPLATE_CACHE
+from .template_sandbox import (
+    BUDGET,
+    CONCAT,
+    BoundedSandbox,
+    Budget,
+    attach,
+    bounded_output,
+    checked_width_filter,
+    concat,
+)
 
 TAG_MARKERS = ("{{", "{%", "{#")
 
@@ -153,8 +162,9 @@ def _f_title(text: str) -> str:
     return " ".join(word[:1].upper() + word[1:].lower() for word in text.split(" "))
 
 
-class NunjucksEnvironment(SandboxedEnvironment):
-    """A sandboxed jinja environment that reads mappings like JavaScript objects."""
+class NunjucksEnvironment(BoundedSandbox):
+    """A sandboxed jinja environment that reads mappings like JavaScript objects,
+    with every render bounded (``template_sandbox``)."""
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
@@ -214,6 +224,9 @@ def _make_environment(env_global: Mapping[str, Any]) -> NunjucksEnvironment:
             "title": _string_filter(_f_title),
         }
     )
+    for name in ("center", "indent", "truncate", "wordwrap", "format", "replace"):
+        environment.filters[name] = checked_width_filter(environment.filters[name])
+    environment.globals[CONCAT] = concat
     environment.globals["env"] = env_global
     environment.globals["null"] = None
     environment.globals["undefined"] = environment.undefined()
@@ -287,7 +300,10 @@ class Template:
             out = "".join(part if isinstance(part, str) else self._lookup(part, vars) for part in simple)
         else:
             try:
-                out = compiled.render(vars)
+                budget = Budget()
+                ctx = compiled.new_context(vars)
+                attach(ctx, budget)
+                out = bounded_output(compiled.root_render_func(ctx), budget, _snippet(self.source))
             except PromptwireError:
                 raise
             except RecursionError:
@@ -453,7 +469,8 @@ class TemplateEngine:
             tree = self._environment.parse(source)
         except jexc.TemplateSyntaxError:
             return frozenset()
-        return frozenset(node.name for node in tree.find_all(nodes.Name) if node.ctx == "load")
+        return frozenset(node.name for node in tree.find_all(nodes.Name)
+                         if node.ctx == "load" and node.name not in (BUDGET, CONCAT))
 
 
 __all__ = [

@@ -11,8 +11,8 @@ or ``application/octet-stream``. The boundary is promptwire's own, drawn
 from the call's seeded ``rng`` so a replay gives the same bytes.
 
 Generated documents (spec 17.3) are deterministic: a one-page PDF whose
-bytes match promptfoo's for the same text, a fixed 1x1 PNG (promptfoo's
-bytes), and a fixed 1x1 JPEG (promptwire's own bytes; see docs/compat.md).
+bytes match promptfoo's for the same text, and promptfoo's fixed 1x1 PNG
+(68 bytes) and 1x1 JPEG (516 bytes): all three are byte-identical.
 File ``path`` sources are read by the binding into ``Sources.files``.
 """
 
@@ -42,19 +42,50 @@ PDF_MAX_TEXT_UNITS = 800
 PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mP8/x8AAwMCAO+/p9sAAAAASUVORK5CYII="
 )
-# A minimal baseline 1x1 grey JPEG: one 8x8 block whose coefficients are all
-# zero, coded with one-symbol Huffman tables (DC category 0, AC end-of-block).
-JPEG_1X1 = bytes.fromhex(
-    "ffd8"
-    "ffe000104a46494600010100000100010000"
-    "ffdb004300" + "01" * 64 +
-    "ffc0000b080001000101011100"
-    "ffc40014000100000000000000000000000000000000"
-    "ffc40014100100000000000000000000000000000000"
-    "ffda0008010100003f00"
-    "3f"
-    "ffd9"
-)
+
+
+def _jpeg_segment(marker: int, payload: str, scan: str = "") -> bytes:
+    """One JPEG marker segment (length = payload + 2), then any entropy-coded bytes."""
+    data = bytes.fromhex(payload)
+    return bytes((0xFF, marker)) + (len(data) + 2).to_bytes(2, "big") + data + bytes.fromhex(scan)
+
+
+_DHT_EMPTY = "0100000000000000000000000000000000"  # one code of length 1, symbol 0x00
+_DHT_EOB16 = "0100000000000000000000000000000010"  # one code of length 1, symbol 0x10
+
+# promptfoo's generated JPEG (spec 17.3: 516 bytes, sha256 b1fc0119...): a 1x1
+# white image in JFIF with all-0xFF quantisation tables and a series of
+# spectral-selection scans (one DC scan for all three components, then AC scans
+# per component, then refinement scans), each with its own one-code Huffman
+# table. Written here segment by segment so every byte is explained.
+JPEG_1X1 = b"".join([
+    b"\xff\xd8",
+    _jpeg_segment(0xE0, "4a46494600" "0101" "00" "0001" "0001" "0000"),  # JFIF 1.1, 1:1 aspect
+    _jpeg_segment(0xDB, "00" + "ff" * 64),  # luminance quantisation table
+    _jpeg_segment(0xDB, "01" + "ff" * 64),  # chrominance quantisation table
+    _jpeg_segment(0xC0, "08" "0001" "0001" "03" "012200" "021101" "031101"),  # 8-bit 1x1, YCbCr 2x2/1x1/1x1
+    _jpeg_segment(0xC4, "00" "0101" + "00" * 14 + "0005"),  # DC table 0: symbols 0 and 5
+    _jpeg_segment(0xC4, "10" + _DHT_EMPTY),
+    _jpeg_segment(0xDA, "03" "0100" "0210" "0310" "00" "00" "01"),  # DC scan, all components, Al=1
+    _jpeg_segment(0xC4, "10" + _DHT_EMPTY),
+    _jpeg_segment(0xDA, "01" "0100" "01" "05" "02", "a7"),
+    _jpeg_segment(0xC4, "11" + _DHT_EMPTY),
+    _jpeg_segment(0xDA, "01" "0301" "01" "3f" "01", "23"),
+    _jpeg_segment(0xC4, "11" + _DHT_EMPTY),
+    _jpeg_segment(0xDA, "01" "0201" "01" "3f" "01", "23"),
+    _jpeg_segment(0xC4, "10" + _DHT_EMPTY),
+    _jpeg_segment(0xDA, "01" "0100" "06" "3f" "02", "5f"),
+    _jpeg_segment(0xC4, "10" + _DHT_EMPTY),
+    _jpeg_segment(0xDA, "01" "0100" "01" "3f" "21", "5f"),
+    _jpeg_segment(0xDA, "03" "0100" "0200" "0300" "00" "00" "10"),  # DC refinement
+    _jpeg_segment(0xC4, "11" + _DHT_EOB16),
+    _jpeg_segment(0xDA, "01" "0301" "01" "3f" "10", "1f"),
+    _jpeg_segment(0xC4, "11" + _DHT_EOB16),
+    _jpeg_segment(0xDA, "01" "0201" "01" "3f" "10", "1f"),
+    _jpeg_segment(0xC4, "10" + _DHT_EOB16),
+    _jpeg_segment(0xDA, "01" "0100" "01" "3f" "10", "1f"),
+    b"\xff\xd9",
+])
 
 _EXTENSION_TYPES = {
     "pdf": "application/pdf",

@@ -7,7 +7,8 @@ call and returns a ``PreparedRequest``. The rules are promptfoo's (spec
 sections 4-8 and 14) with the documented divergences of ``docs/compat.md``:
 a body without ``method`` is POSTed, a string body defaults to ``text/plain``,
 a GET/HEAD with a body is a config error, an object from ``transformRequest``
-is merged over the *rendered* body, and promptwire's own identity headers
+is merged over the *rendered* body, an array from it goes where an object body
+says ``{{prompt}}``, and promptwire's own identity headers
 replace ``x-promptfoo-version``.
 """
 
@@ -155,9 +156,12 @@ def _json_tree(value: Any, engine: TemplateEngine) -> _Render | None:
 class _JsonBody:
     """``processJsonBody``: the config body as it is sent with a JSON content type."""
 
-    __slots__ = ("_object", "_static", "_template", "_tree")
+    __slots__ = ("_object", "_static", "_template", "_tree", "places_prompt")
 
     def __init__(self, body: Any, engine: TemplateEngine) -> None:
+        # An object/list body with a string that renders `prompt`: an array from
+        # transformRequest is put there (see ``RequestPlan._render_body``).
+        self.places_prompt = False
         self._tree: Callable[[Mapping[str, Any]], Any] | None = None
         self._template: Template | None = None
         self._object: ObjectTemplate | None = None
@@ -176,6 +180,7 @@ class _JsonBody:
         self._init_object(body, engine)
 
     def _init_object(self, body: Any, engine: TemplateEngine) -> None:
+        self.places_prompt = any("prompt" in engine.referenced_names(text) for text in _strings(body))
         self._object = engine.compile_object(body)
         if not self._object.dynamic:
             self._static = parse_json_strings(body)
@@ -203,6 +208,17 @@ class _JsonBody:
             except ValueError:
                 pass
         return text
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string leaf of a body (mappings and lists walked, keys untouched)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, (list, tuple)):
+        return [s for item in value for s in _strings(item)]
+    return []
 
 
 def _merge_transformed(rendered: Any, transformed: Any) -> Any:
@@ -447,7 +463,12 @@ class RequestPlan:
     def _render_body(self, vars: Mapping[str, Any], transformed: Any, is_json: bool) -> bytes | None:
         if is_json:
             assert self._json_body is not None
-            if isinstance(transformed, (dict, list)):
+            if isinstance(transformed, list) and self._json_body.places_prompt:
+                # An array (a chat history) goes where the object body says
+                # `{{prompt}}`; the body's other fields are kept. The JSON text
+                # of the array becomes structure by the JSON-string rule.
+                value = self._json_body.render({**vars, "prompt": js_json(transformed)})
+            elif isinstance(transformed, (dict, list)):
                 value = _merge_transformed(self._json_body.render(vars), transformed)
             else:
                 body_vars = vars if transformed is UNCHANGED else {**vars, "prompt": transformed}

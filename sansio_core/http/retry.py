@@ -32,7 +32,8 @@ from ..errors import (
     RetriesExhausted,
     TransportError,
 )
-from ..limits import MAX_RETRY_AFTER_S, MAX_RETRY_BODY_SCAN, MAX_TRANSIENT_RETRIES
+from ..js.jsvalue import json_depth
+from ..limits import MAX_JSON_DEPTH, MAX_RETRY_AFTER_S, MAX_RETRY_BODY_SCAN, MAX_TRANSIENT_RETRIES
 from ..timebase import Instant
 
 DEFAULT_MAX_RETRIES = 4
@@ -442,7 +443,7 @@ def _duration(value: str | None) -> float | None:
 def _error_code(body: str) -> str | None:
     """``error.code`` / ``code`` / ``error.type`` / ``type`` of a JSON error body."""
     text = body[:MAX_RETRY_BODY_SCAN].strip()
-    if not text.startswith("{"):
+    if not text.startswith("{") or json_depth(text) > MAX_JSON_DEPTH:
         return None
     try:
         data = json.loads(text)

@@ -21,6 +21,8 @@ from ..auth.steps import compile_pre_steps
 from ..call import Call, CallContext, Flow
 from ..config.timeouts import Timeouts
 from ..config.tls import tls_for, tls_params
+from ..errors import LimitExceeded
+from ..js.jsvalue import check_json_depth
 from ..limits import Limits
 from ..redaction import Secrets, is_secret_name
 from ..response import ProviderResponse
@@ -240,8 +242,9 @@ def _debug_info(req: PreparedRequest, transformed: Any, prompt: str, *, raw_mode
     parsed: Any = body
     if body is not None:
         try:
+            check_json_depth(body)
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, LimitExceeded):
             parsed = body
     if raw_mode:
         # The raw body is reported as text; JSON is re-serialised with secrets redacted.

@@ -14,7 +14,10 @@ Why it is shaped like this:
   engine has a single owner and is not thread-safe, like ``Call``.
 * **Values cross as JSON.** Strings and numbers go straight through; objects
   go as JSON text that the JS side parses (cheaper than building objects
-  across the boundary); results come back as primitives or one JSON holder.
+  across the boundary); results come back as primitives or one JSON holder
+  made *inside* the call (so getters, ``toJSON`` and the ``toString`` of a
+  thrown object run under the call's limits; Python never touches a live
+  JavaScript object).
   ``UNDEFINED`` is the Python face of JavaScript ``undefined`` (absent), distinct
   from ``None`` (``null``).
 """
@@ -28,8 +31,9 @@ from typing import Any, Final
 
 import quickjs
 
-from ..errors import JsError
-from .jsvalue import UNDEFINED
+from ..errors import JsError, LimitExceeded
+from ..limits import MAX_JSON_DEPTH
+from .jsvalue import UNDEFINED, check_json_depth
 from .limits import JsLimits
 from .prelude import PRELUDE
 
@@ -79,6 +83,10 @@ class JsFunction:
 
 
 _FATAL = {"timeout", "memory", "stack"}
+
+# Prefix of a result that is a JSON holder made inside the sandbox (prelude
+# ``pack``); any other string is the result itself.
+_MARK: Final = "\ufdd0pw:"
 
 
 def _first_line(text: str) -> str:
@@ -181,7 +189,9 @@ class JsEngine:
 
     @staticmethod
     def _define(ctx: Any, index: int, code: str, label: str) -> Any:
-        return ctx.eval(f"__pw_define({index}, {code}, {json.dumps(label)})")
+        # A thunk, so what the code throws while it is evaluated is turned into
+        # text inside the sandbox (see ``describe`` in the prelude).
+        return ctx.eval(f"__pw_define({index}, function () {{ return ({code}\n); }}, {json.dumps(label)})")
 
     # -- errors -----------------------------------------------------------------------
 
@@ -262,6 +272,8 @@ class JsEngine:
                     flags |= 1 << i
                 wire.append(arg.text)
             elif arg is JSON_FROM_TEXT:
+                if i + 1 < len(args) and isinstance(args[i + 1], str):
+                    check_json_depth(args[i + 1], what="the response's JSON")
                 flags |= 16
                 wire.append(None)
             elif isinstance(arg, (dict, list, tuple)):
@@ -273,7 +285,7 @@ class JsEngine:
                 wire.append(arg)
         try:
             raw = handle(flags, *wire)
-            if isinstance(raw, quickjs.Object):
+            if type(raw) is str and raw.startswith(_MARK):
                 return self._holder(ctx, raw)
             return JsResult(_integral(raw))
         except quickjs.JSException as exc:
@@ -281,8 +293,18 @@ class JsEngine:
         except quickjs.StackOverflow as exc:  # pragma: no cover - QuickJS reports it as JSException
             raise self._fail(exc) from None
 
-    def _holder(self, ctx: Any, raw: Any) -> JsResult:
-        holder = json.loads(raw.json())
+    @staticmethod
+    def _load(raw: str) -> Any:
+        """A holder's JSON (one extra level for the holder itself)."""
+        text = raw[len(_MARK):]
+        try:
+            check_json_depth(text, MAX_JSON_DEPTH + 1)
+        except LimitExceeded:
+            raise JsError(f"the result is nested deeper than {MAX_JSON_DEPTH} levels") from None
+        return json.loads(text)
+
+    def _holder(self, ctx: Any, raw: str) -> JsResult:
+        holder = self._load(raw)
         kind = holder["k"]
         if kind == "p":
             jobs = 0
@@ -292,9 +314,9 @@ class JsEngine:
                     self._discard()
                     raise JsError("JavaScript promise did not settle within the job limit", "timeout")
             settled = ctx.eval("__pw_settled()")
-            if not isinstance(settled, quickjs.Object):
+            if not (type(settled) is str and settled.startswith(_MARK)):
                 return JsResult(_integral(settled))
-            holder = json.loads(settled.json())
+            holder = self._load(settled)
             kind = holder["k"]
             if kind == "n":
                 raise JsError("the transform returned a promise that never settled")

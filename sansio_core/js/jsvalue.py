@@ -13,10 +13,15 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
+import re
 from collections.abc import Mapping
+from itertools import accumulate
 from typing import Any, Final, Protocol
 
 from jinja2 import Undefined
+
+from ..errors import LimitExceeded
+from ..limits import MAX_JSON_DEPTH
 
 
 class _Undefined:
@@ -295,8 +300,42 @@ JS_WHITESPACE = (
 )
 
 
-def js_json_parse(text: str) -> Any:
-    """``JSON.parse``: raises ValueError on anything JSON does not allow (no NaN/Infinity)."""
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+# Bytes that are not a bracket, deleted in one C pass; then +1/-1 per bracket.
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_STEP = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
+_JSON_SPACE = " \t\n\r"
+
+
+def json_depth(text: str) -> int:
+    """How deep ``text``'s brackets nest outside string literals, found without
+    recursion (for text that is not JSON, at least what a parser would recurse
+    through before failing)."""
+    outside = _JSON_STRING.sub("", text).encode("utf-8", "surrogatepass")
+    brackets = outside.translate(None, _NOT_BRACKET)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def check_json_depth(text: str, max_depth: int = MAX_JSON_DEPTH, what: str = "JSON") -> None:
+    """Raise ``LimitExceeded`` when parsing ``text`` would nest deeper than ``max_depth``.
+
+    Cheap for everyday text: fewer brackets than the limit cannot nest deeper,
+    and text that does not start with a bracket never makes a parser recurse.
+    """
+    if text.count("[") + text.count("{") <= max_depth:
+        return
+    if not text.lstrip(_JSON_SPACE).startswith(("[", "{")):
+        return
+    if json_depth(text) > max_depth:
+        raise LimitExceeded(f"{what} nested deeper than {max_depth} levels (limits.MAX_JSON_DEPTH)")
+
+
+def js_json_parse(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``JSON.parse``: raises ValueError on anything JSON does not allow (no NaN/Infinity),
+    ``LimitExceeded`` when it nests deeper than ``max_depth``."""
+    check_json_depth(text, max_depth)
     return json.loads(text, parse_constant=_reject_constant)
 
 
@@ -336,6 +375,8 @@ __all__ = [
     "JS_WHITESPACE",
     "UNDEFINED",
     "HookOutcome",
+    "check_json_depth",
+    "json_depth",
     "is_undefined",
     "js_iso",
     "js_json",

@@ -71,6 +71,28 @@ PRELUDE = r"""
 
   const fns = [];
 
+  // Results and errors become plain text here, inside the call, so a getter,
+  // a toJSON or a toString runs under the call's time and memory limits.
+  // Python never calls back into a user object (its JSON.stringify or
+  // toString would run with no limit at all).
+  // Strings cross as C strings, so one holding NUL goes as a holder too.
+  const MARK = "\ufdd0pw:";
+  const pack = (h) => {
+    if (typeof h === "string") {
+      return h.startsWith(MARK) || h.indexOf("\u0000") >= 0 ? MARK + JSON.stringify({ k: "v", v: h }) : h;
+    }
+    if (h === null || typeof h !== "object") return h;
+    return MARK + JSON.stringify(h);
+  };
+  const describe = (e) => {
+    if (typeof e === "string") return e;
+    try {
+      return String(e);
+    } catch (x) {
+      return "a thrown value that cannot be shown as text";
+    }
+  };
+
   // One holder shape for every non-primitive result:
   // k = "u" undefined, "v" a value (p: has an output or error key), "e" an Error.
   const out = (r) => {
@@ -113,15 +135,24 @@ PRELUDE = r"""
   const settle = (r) => {
     const s = { done: false };
     pending = s;
-    r.then(function (v) { s.done = true; s.value = out(v); },
-           function (e) { s.done = true; s.failed = true; s.error = e; });
+    const failed = function (e) { s.done = true; s.failed = true; s.error = e; };
+    // The value is packed before `done` is set: a getter that is interrupted
+    // rejects the chained promise, which records the interruption.
+    r.then(function (v) { const value = pack(out(v)); s.value = value; s.done = true; }, failed)
+      .then(undefined, failed);
   };
 
-  fixed("__pw_define", function (index, fn, label) {
+  fixed("__pw_define", function (index, make, label) {
+    let fn;
+    try {
+      fn = make();
+    } catch (e) {
+      throw describe(e);
+    }
     if (typeof fn !== "function") {
       throw new TypeError(label + " is not a function");
     }
-    fns[index] = function (flags, a, b, c, d) {
+    const call = function (flags, a, b, c, d) {
       if (flags & 1) a = JSON.parse(a);
       if (flags & 2) b = JSON.parse(b);
       if (flags & 4) c = JSON.parse(c);
@@ -132,9 +163,16 @@ PRELUDE = r"""
       const r = fn(a, b, c, d);
       if (r !== null && typeof r === "object" && typeof r.then === "function") {
         settle(r);
-        return { k: "p" };
+        return MARK + '{"k":"p"}';
       }
-      return out(r);
+      return pack(out(r));
+    };
+    fns[index] = function (flags, a, b, c, d) {
+      try {
+        return call(flags, a, b, c, d);
+      } catch (e) {
+        throw describe(e);
+      }
     };
     return fns[index];
   });
@@ -142,8 +180,8 @@ PRELUDE = r"""
   fixed("__pw_settled", function () {
     const s = pending;
     pending = null;
-    if (s === null || !s.done) return { k: "n" };
-    if (s.failed) throw s.error;
+    if (s === null || !s.done) return MARK + '{"k":"n"}';
+    if (s.failed) throw describe(s.error);
     return s.value;
   });
 
@@ -163,6 +201,66 @@ PRELUDE = r"""
     }
     return found;
   });
+
+  // Lockdown, last: every intrinsic reachable from the global object (and the
+  // hidden ones: iterator, generator and async-function prototypes) is frozen
+  // and every global binding made read-only, so one call cannot change what
+  // `JSON.parse`, `Object.prototype.then` or `Array.prototype.map` mean for
+  // the next. New globals stay allowed (module state, counters).
+  // The "override mistake" is avoided as SES does: a writable method or name
+  // on a frozen prototype becomes an accessor whose setter gives the object
+  // its own property, so `this.name = "MyError"` in an Error subclass and
+  // `Foo.prototype.toString = ...` keep working.
+  const overridable = ["constructor", "name", "message", "toString", "toLocaleString", "valueOf", "toJSON"];
+  const enableOverride = (obj, key) => {
+    const d = Object.getOwnPropertyDescriptor(obj, key);
+    if (d === undefined || !("value" in d) || !d.writable || !d.configurable) return;
+    const value = d.value;
+    // Methods (not `function`s): they have no `.prototype` of their own to freeze.
+    Object.defineProperty(obj, key, {
+      get() { return value; },
+      set(v) {
+        if (this === obj) {
+          throw new TypeError("Cannot assign to read only property '" + key + "' of a built-in");
+        }
+        Object.defineProperty(this, key, { value: v, writable: true, enumerable: true, configurable: true });
+      },
+      enumerable: d.enumerable,
+      configurable: false,
+    });
+  };
+  const seen = new Set([g]); // the global object itself stays extensible
+  const todo = [
+    Object.getPrototypeOf(function* () {}),
+    Object.getPrototypeOf(async function () {}),
+    Object.getPrototypeOf(async function* () {}),
+    Object.getPrototypeOf([][Symbol.iterator]()),
+    Object.getPrototypeOf(""[Symbol.iterator]()),
+    Object.getPrototypeOf(new Map()[Symbol.iterator]()),
+    Object.getPrototypeOf(new Set()[Symbol.iterator]()),
+    Object.getPrototypeOf(/x/[Symbol.matchAll]("")),
+  ];
+  for (const key of Reflect.ownKeys(g)) {
+    const d = Object.getOwnPropertyDescriptor(g, key);
+    if ("value" in d) {
+      todo.push(d.value);
+      if (d.configurable) Object.defineProperty(g, key, { writable: false, configurable: false });
+    }
+  }
+  todo.push(Object.getPrototypeOf(g));
+  while (todo.length > 0) {
+    const o = todo.pop();
+    if (o === null || (typeof o !== "object" && typeof o !== "function") || seen.has(o)) continue;
+    seen.add(o);
+    for (const key of overridable) enableOverride(o, key);
+    Object.freeze(o);
+    todo.push(Object.getPrototypeOf(o));
+    for (const key of Reflect.ownKeys(o)) {
+      const d = Object.getOwnPropertyDescriptor(o, key);
+      if ("value" in d) todo.push(d.value);
+      else todo.push(d.get, d.set);
+    }
+  }
 })(globalThis);
 """
 

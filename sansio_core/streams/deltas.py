@@ -28,6 +28,8 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any, Literal
 
+from ..js.jsvalue import check_json_depth
+from ..limits import MAX_JSON_DEPTH
 from .sse import SseEvent
 
 DONE_MARKER = "[DONE]"
@@ -280,9 +282,10 @@ def _json(text: str) -> Any:
     text = text.strip()
     if not text or text[0] not in "{[":
         return _INVALID
+    check_json_depth(text, MAX_JSON_DEPTH, "JSON in the stream")
     try:
         return json.loads(text)
-    except (ValueError, RecursionError):
+    except ValueError:
         return _INVALID
 
 

@@ -100,5 +100,5 @@ def _framing_for(content_type: str, limits: Limits) -> tuple[Any, Any]:
     if ctype == "text/event-stream":
         return SseDecoder(limits.max_sse_event), DeltaExtractor()
     if ctype in _NDJSON_TYPES:
-        return JsonStreamDecoder(limits.max_ndjson_line), DeltaExtractor()
+        return JsonStreamDecoder(limits.max_ndjson_line, limits.max_json_depth), DeltaExtractor()
     return None, None

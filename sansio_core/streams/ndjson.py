@@ -17,7 +17,8 @@ import re
 from typing import Any
 
 from ..errors import LimitExceeded, PromptwireError, RemoteProtocolError
-from ..limits import MAX_NDJSON_LINE
+from ..js.jsvalue import check_json_depth
+from ..limits import MAX_JSON_DEPTH, MAX_NDJSON_LINE
 
 # Separators between values: JSON whitespace plus RS (RFC 7464).
 _SPACE = " \t\r\n\x1e"
@@ -34,11 +35,13 @@ class JsonStreamDecoder:
     ``LimitExceeded``, in both cases after the values before it were returned.
     """
 
-    __slots__ = ("_bom", "_buf", "_decoder", "_depth", "_error", "_esc", "_max", "_pos", "_start", "_string")
+    __slots__ = ("_bom", "_buf", "_decoder", "_depth", "_error", "_esc", "_max", "_max_depth", "_pos", "_start",
+                 "_string")
 
-    def __init__(self, max_value: int = MAX_NDJSON_LINE) -> None:
+    def __init__(self, max_value: int = MAX_NDJSON_LINE, max_depth: int = MAX_JSON_DEPTH) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._max = max_value
+        self._max_depth = max_depth
         self._buf = ""
         self._pos = 0  # how far the buffer was scanned
         self._start = -1  # where the value being scanned begins, -1 between values
@@ -53,7 +56,8 @@ class JsonStreamDecoder:
 
         Raises:
             RemoteProtocolError: a value is not valid JSON.
-            LimitExceeded: a value is longer than ``max_value`` characters.
+            LimitExceeded: a value is longer than ``max_value`` characters or
+                nested deeper than ``max_depth`` levels.
         """
         if self._error is not None:
             raise self._error
@@ -149,11 +153,12 @@ class JsonStreamDecoder:
             if line[-1:] not in ("}", "]"):
                 return pos
             try:
+                check_json_depth(line, self._max_depth, "JSON value in stream")
                 out.append(json.loads(line))
             except ValueError:
                 return pos  # two values on a line, or one spanning lines: scan it
-            except RecursionError:
-                self._error = RemoteProtocolError("JSON value in stream nested too deeply")
+            except LimitExceeded as exc:
+                self._error = exc
                 return pos
             pos = _SKIP_SPACE.match(buf, nl + 1).end()  # type: ignore[union-attr]
         return pos
@@ -188,6 +193,10 @@ class JsonStreamDecoder:
                     return pos
             elif ch in "{[":
                 self._depth += 1
+                if self._depth > self._max_depth:
+                    self._error = LimitExceeded(
+                        f"JSON value in stream nested deeper than {self._max_depth} levels (limits.MAX_JSON_DEPTH)")
+                    return pos
             else:
                 self._depth -= 1
                 if self._depth == 0:
@@ -199,11 +208,12 @@ class JsonStreamDecoder:
             self._error = LimitExceeded(f"JSON value in stream longer than {self._max} characters")
             return end
         try:
+            check_json_depth(text, self._max_depth, "JSON value in stream")
             out.append(json.loads(text))
         except ValueError as exc:
             self._error = RemoteProtocolError(f"invalid JSON in stream ({exc}): {_preview(text)}")
-        except RecursionError:
-            self._error = RemoteProtocolError("JSON value in stream nested too deeply")
+        except LimitExceeded as exc:
+            self._error = exc
         self._start = -1
         return end
 

@@ -41,9 +41,9 @@ from ..errors import (
 from ..hooks import Hook, HookResult, compile_ws_hook
 from ..http.message import check_header_name, check_header_value, header_bytes
 from ..js.engine import UNDEFINED, JsEngine
-from ..js.jsvalue import is_undefined, js_string, normalize_result
+from ..js.jsvalue import check_json_depth, is_undefined, js_string, normalize_result
 from ..js.jsvalue import js_truthy as truthy
-from ..limits import WS_CLOSE_GRACE, Limits
+from ..limits import MAX_JSON_DEPTH, WS_CLOSE_GRACE, Limits
 from ..redaction import Secrets
 from ..response import ProviderResponse
 from ..sources import Sources
@@ -66,12 +66,14 @@ _STREAM_PREFIX = "Error executing streamResponse function: "
 _RETRYABLE_HANDSHAKE = frozenset({429, 502, 503, 504})
 
 
-def parse_json_like_js(text: str) -> Any:
-    """``JSON.parse`` semantics: NaN/Infinity are not JSON; raises ``ValueError``."""
+def parse_json_like_js(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``JSON.parse`` semantics: NaN/Infinity are not JSON; raises ``ValueError``,
+    and ``LimitExceeded`` for JSON nested deeper than ``max_depth``."""
 
     def _reject(name: str) -> Any:
         raise ValueError(name)
 
+    check_json_depth(text, max_depth, "WebSocket message JSON")
     return json.loads(text, parse_constant=_reject)
 
 
@@ -80,12 +82,12 @@ def buffer_json(payload: bytes) -> dict[str, Any]:
     return {"type": "Buffer", "data": list(payload)}
 
 
-def message_data(msg: WsMessage) -> Any:
+def message_data(msg: WsMessage, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """``data`` for ``transformResponse``: parsed JSON when it parses, else the text."""
     if msg.text is None:
         return buffer_json(msg.payload)
     try:
-        return parse_json_like_js(msg.text)
+        return parse_json_like_js(msg.text, max_depth)
     except ValueError:
         return msg.text
 
@@ -356,7 +358,7 @@ class WsTarget:
         return self._single(msg, call_context)
 
     def _single(self, msg: WsMessage, call_context: dict[str, Any]) -> ProviderResponse:
-        data = message_data(msg)
+        data = message_data(msg, self._limits.max_json_depth)
         if self._transform is None:
             # promptfoo's default transform wraps first: server keys mean nothing (WS-38/39).
             response: dict[str, Any] = {"output": data}

@@ -101,3 +101,37 @@ config:
     assert r.stderr.strip() == "Echo: two words"
     doc = json.loads(r.stdout)
     assert doc["raw"].startswith("data: ") and "[DONE]" in doc["raw"]
+
+
+@pytest.mark.parametrize("binding", ["sync", "asyncio", "trio"])
+def test_a_deeply_nested_body_is_one_json_document_with_a_clear_error(tmp_path: Path, mock: Any,
+                                                                       binding: str) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    config = tmp_path / "deep.yaml"
+    config.write_text(f"providers:\n  - id: {mock.base_url}/text\n    config:\n      method: GET\n"
+                      f"      queryParams: {{text: '{deep}'}}\n")
+    r = run("call", "--config", str(config), "--prompt", "x", "--json", "--binding", binding)
+    assert r.returncode == 1, r.stderr
+    assert "nested deeper than 256 levels" in json.loads(r.stdout)["thrown"]
+    assert "RecursionError" not in r.stdout + r.stderr
+
+
+def test_named_es_module_exports_work_for_file_code_options(tmp_path: Path, mock: Any) -> None:
+    (tmp_path / "checks.js").write_text("export function check(status) { return status === 500 }\n"
+                                        "export function parse(json, text) { return 'parsed:' + (text.length > 0) }\n")
+    config = tmp_path / "esm.yaml"
+    config.write_text(f"providers:\n  - id: {mock.base_url}/status/500\n    config:\n      method: GET\n"
+                      "      validateStatus: file://checks.js:check\n"
+                      "      transformResponse: file://checks.js:parse\n")
+    r = run("call", "--config", str(config), "--prompt", "x", "--json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["output"] == "parsed:true"
+
+
+def test_invalid_javascript_in_a_code_option_fails_at_build_naming_it(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("providers:\n  - id: http://127.0.0.1:9/x\n    config:\n"
+                      "      sessionParser: data.headers.[\"x-session-Id\"]\n")
+    r = run("call", "--config", str(config), "--prompt", "x", "--json")
+    assert r.returncode == 2
+    assert "sessionParser" in r.stderr and "SyntaxError" in r.stderr

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from sansio_core.errors import ConfigError, TransformError
-from sansio_core.hooks import compile_hook, is_header_name
+from sansio_core.hooks import SPECS, compile_hook, is_header_name
 from sansio_core.js import UNDEFINED, JsEngine
 from sansio_core.js.source_forms import looks_like_function, strip_trailing_semicolons
 from sansio_core.sources import Sources
@@ -250,3 +250,26 @@ def test_ws_hooks_keep_the_option_spelling_in_errors() -> None:
     with pytest.raises(ConfigError) as info:
         compile_ws_hook("streamResponse", 42, Sources(), JsEngine())
     assert info.value.path == "streamResponse"
+# -- issue 9 item 17 -------------------------------------------------------------------------
+
+ESM_NAMED = b"""const helper = (x) => x;
+export function check(first) { return helper(first) }
+export async function later(...args) { return 'later' }
+"""
+
+
+@pytest.mark.parametrize("option", sorted(SPECS))
+def test_invalid_javascript_fails_at_build_naming_the_option(option: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        hook(option, 'data.headers.["x-session-Id"]')
+    assert info.value.path == SPECS[option].name
+    assert "SyntaxError" in info.value.message
+
+
+@pytest.mark.parametrize("option", sorted(SPECS))
+@pytest.mark.parametrize("name", ["check", "later"])
+def test_es_module_named_exports_work_for_every_file_option(option: str, name: str) -> None:
+    compiled = hook(option, f"file://m.js:{name}", Sources(files={"m.js": ESM_NAMED}))
+    assert compiled.form == "file-js"
+    args = [200, "b", None][: len(SPECS[option].params)]
+    assert compiled.call(*args).value == ("later" if name == "later" else 200)

@@ -187,7 +187,7 @@ def test_render_failures_are_template_errors_saying_where(source: str, message: 
 
 
 def test_rendered_text_is_bounded() -> None:
-    with pytest.raises(TemplateError, match="rendered 33554433 characters, more than the limit of 33554432"):
+    with pytest.raises(TemplateError, match=r"33554433 .*more than the limit of 33554432"):
         ENGINE.render("{{ 'x' * n }}", {"n": 32 * 1024 * 1024 + 1})
 
 

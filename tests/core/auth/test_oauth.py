@@ -23,6 +23,7 @@ from sansio_core.errors import (
     ConfigError,
     FailureKind,
     HttpStatusError,
+    LimitExceeded,
     RemoteProtocolError,
     TemplateError,
     TransportError,
@@ -451,3 +452,8 @@ def test_a_long_error_body_is_cut_in_the_message() -> None:
     end, _ = call(t, server)
     assert isinstance(end, A.Fail) and isinstance(end.error, HttpStatusError)
     assert str(end.error).endswith("x" * 10 + "... (904 more characters)")
+def test_a_deeply_nested_token_response_is_a_limit_error() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    end, _ = call(target({"auth": oauth()}), Server(token(body=deep)))
+    assert isinstance(end, A.Fail) and isinstance(end.error, LimitExceeded), end
+    assert "nested deeper than 256 levels" in str(end.error)

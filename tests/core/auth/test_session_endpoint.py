@@ -8,7 +8,7 @@ import pytest
 
 from sansio_core import actions as A
 from sansio_core.config.provider import parse_provider_entry
-from sansio_core.errors import ConfigError, HttpStatusError, RemoteProtocolError
+from sansio_core.errors import ConfigError, HttpStatusError, LimitExceeded, RemoteProtocolError
 from sansio_core.http.target import HttpTarget
 from sansio_core.sources import Sources
 from sansio_core.testing.driver import Recording
@@ -222,3 +222,10 @@ def test_a_static_session_url_that_is_not_a_url_is_refused_at_load_time() -> Non
 @pytest.mark.parametrize("case", spec_cases("session_endpoint_"))
 def test_spec_case(case: dict[str, Any]) -> None:
     run_spec_case(case)
+
+
+def test_a_deeply_nested_session_response_is_a_limit_error() -> None:
+    t = target({"method": "POST", "body": BODY, "session": {
+        "url": f"{BASE}/auth/session", "responseParser": "data.body.sessionId"}})
+    end, _ = call(t, Server(session_reply(b"[" * 100_000 + b"]" * 100_000)))
+    assert isinstance(end, A.Fail) and isinstance(end.error, LimitExceeded), end

@@ -145,6 +145,10 @@ def test_generated_images_and_filename_template() -> None:
         "4b5c5c92cec3b23e6a294fc0eea43234ef5126c5a64f4c6c531ac8430ab0b844"
     assert got[1]["filename"] == "promptfoo-document.jpg" and got[1]["type"] == "image/jpeg"
     assert got[1]["data"] == JPEG_1X1 and JPEG_1X1.startswith(b"\xff\xd8") and JPEG_1X1.endswith(b"\xff\xd9")
+    # Byte-identical to promptfoo's generated JPEG (spec 17.3 and case T169 multipart_jpeg).
+    assert len(got[1]["data"]) == 516
+    assert hashlib.sha256(got[1]["data"]).hexdigest() == \
+        "b1fc0119ac25d83c52c8ce8238477d32099b1d82e36902366931d7d2a175b182"
     assert got[2]["filename"] == "promptfoo-document.jpeg" and got[2]["type"] == "image/x-custom"
     assert len(PNG_1X1) == 68
 

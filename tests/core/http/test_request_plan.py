@@ -447,3 +447,17 @@ RAW_OVERRIDES: dict[str, dict[str, Any] | None] = {
 @pytest.mark.parametrize("case", spec_cases({"raw"}))
 def test_spec_case_raw(case: dict[str, Any]) -> None:
     run_spec_case(case, RAW_OVERRIDES)
+
+
+def test_an_array_from_transform_request_goes_where_the_object_body_says_prompt() -> None:
+    """promptfoo's redteam-chatbot example: the other fields are kept (issue 9 item 15)."""
+    history = [{"role": "system", "content": "be brief"}, {"role": "user", "content": 'say "hi"'}]
+    cfg = {"method": "POST", "body": {"api_provider": "groq", "chat_history": "{{prompt}}"}}
+    req = build(cfg, prompt="hi", transformed=history)
+    assert json.loads(body(req)) == {"api_provider": "groq", "chat_history": history}
+    nested = {"method": "POST", "body": {"m": "{{ prompt }}", "n": ["{{prompt}}"], "k": "{{ key }}"}}
+    req = build(nested, prompt="hi", vars={"key": "v"}, transformed=[1, 2])
+    assert json.loads(body(req)) == {"m": [1, 2], "n": [[1, 2]], "k": "v"}
+    # A body that never says {{prompt}} is replaced by the array, as before.
+    req = build({"method": "POST", "body": {"a": "x"}}, prompt="hi", transformed=[1, 2])
+    assert json.loads(body(req)) == [1, 2]

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from sansio_core.errors import ConfigError, HttpStatusError, PromptwireError, TransformError
+from sansio_core.errors import ConfigError, HttpStatusError, LimitExceeded, PromptwireError, TransformError
 from sansio_core.http.response_plan import (
     ResponsePlan,
     default_token_usage,
@@ -365,3 +365,18 @@ def test_context_serialises_whole_when_user_code_reads_it() -> None:
     got = _build(plan, '{"a": 1}', vars={"v": 1})
     assert got["output"] == ('{"response":{"data":{"a":1},"status":200,"statusText":"OK","headers":{},'
                              '"cached":false,"latencyMs":5},"vars":{"v":1},"prompt":"p"} response,vars,prompt true')
+
+
+# -- issue 9 item 3: deeply nested bodies ---------------------------------------------------
+
+DEEP_BODY = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.parametrize("transform", [None, "json", "(json, text) => text.length", lambda json, text: 1])
+def test_a_deeply_nested_body_is_a_limit_error(transform: Any) -> None:
+
+    config = {} if transform is None else {"transformResponse": transform}
+    plan = ResponsePlan.compile(config, Sources(), TemplateEngine())
+    with pytest.raises(LimitExceeded, match="nested deeper than 256 levels"):
+        plan.build(status=200, status_text="OK", headers=[("Content-Type", "application/json")],
+                   body_text=DEEP_BODY, latency_ms=1, prompt="p", vars={})

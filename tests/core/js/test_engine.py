@@ -214,3 +214,9 @@ def test_json_context_may_be_passed_lazily(engine: JsEngine) -> None:
 
     fn = compile_expr(engine, "context.vars.x + json.a")
     assert engine.call(fn, Json('{"a": "b"}'), "", Json('{"vars": {"x": "a"}}'), flags=FLAG_LAZY_CONTEXT).value == "ab"
+def test_a_result_nested_too_deeply_is_an_error_not_a_recursion_error(engine: JsEngine) -> None:
+    fn = compile_expr(engine, "(() => { let a = []; for (let i = 0; i < 5000; i++) a = [a]; return a })()")
+    with pytest.raises(JsError, match=r"nested deeper than 256 levels|stack limit"):
+        engine.call(fn)
+    ok = compile_expr(engine, "(() => { let a = []; for (let i = 0; i < 200; i++) a = [a]; return a })()")
+    assert isinstance(engine.call(ok).value, list)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from sansio_core.errors import LimitExceeded
 from sansio_core.streams.deltas import (
     DeltaExtractor,
     StreamKind,
@@ -295,3 +296,7 @@ def test_a_known_kind_skips_detection_and_ignores_non_objects() -> None:
 def test_long_errors_are_cut() -> None:
     _, ex = fed({"choices": [{"delta": {"content": "a"}}]}, {"error": "e" * 2000})
     assert ex.error == "e" * 500
+def test_deeply_nested_sse_json_is_a_limit_error() -> None:
+    body = b"data: " + b"[" * 100_000 + b"]" * 100_000 + b"\n\n"
+    with pytest.raises(LimitExceeded, match="nested deeper than"):
+        sse_text(body, chunk=65536)

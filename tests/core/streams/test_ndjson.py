@@ -121,9 +121,13 @@ def test_unterminated_value_stops_at_the_limit() -> None:
             d.feed(b"x" * 100)
 
 
-def test_deep_nesting_is_an_error_not_a_crash() -> None:
+def test_deep_nesting_is_a_limit_error_not_a_crash() -> None:
     stream = b"[" * 100_000 + b"]" * 100_000 + b"\n"
-    assert outcome([stream], max_value=1_000_000) == ([], "RemoteProtocolError")
+    assert outcome([stream], max_value=1_000_000) == ([], "LimitExceeded")
+    # One value per line, and one spread over lines (the scanning path).
+    assert outcome([b'{"a":1}\n' + stream], max_value=1_000_000) == ([{"a": 1}], "LimitExceeded")
+    assert outcome([b"[\n" + stream + b"]"], max_value=1_000_000) == ([], "LimitExceeded")
+    assert outcome(bytewise(b"[" * 300), max_value=1_000_000) == ([], "LimitExceeded")
 
 
 STREAMS = [

@@ -508,3 +508,12 @@ def test_rendering_matches_nunjucks() -> None:
         '{"history": [{"role":"user","content":"a"}], "q": "q\\"1", "o": "[object Object]", "m": "[]", '
         '"e": "envtok"}'
     ]
+
+
+def test_a_deeply_nested_message_is_a_limit_error() -> None:
+
+    deep = "[" * 100_000 + "]" * 100_000
+    for config in ({}, {"transformResponse": "data"}):
+        err = run(target(config), reply(("text", deep))).error
+        assert isinstance(err, LimitExceeded), err
+        assert "nested deeper than 256 levels" in err.message
