@@ -79,6 +79,13 @@ class AsyncioStream:
 
     async def receive_some(self, max_bytes: int, deadline: float | None) -> bytes:
         p = self._p
+        if p._buffer:
+            # Data already waiting (a flood): still honour the deadline and let
+            # the loop run, or a server that never pauses holds the call (and
+            # every other task) past its timeout.
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError()
+            await asyncio.sleep(0)
         while not p._buffer:
             if p._eof:
                 if p._exc is not None:
