@@ -8,6 +8,7 @@ WebSocket calls run through the same loop: the core decides the protocol.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,8 @@ from ..backends.base import AsyncBackend, AsyncStream
 from ..errors import TRANSPORT_ERRORS, failure_kind
 from ..pool import Pool
 from ..tls import context_for
+
+log = logging.getLogger("promptwire")
 
 
 def _pool_key(action: A.Open) -> tuple[Any, ...]:
@@ -86,6 +89,8 @@ async def _perform(action: A.Action, backend: AsyncBackend, pool: Pool[AsyncStre
             await stream_or_none.aclose()
         return None
     if isinstance(action, A.Sleep):
+        if action.retry is not None:
+            log.warning("%s", action.retry.message())
         await backend.sleep_until(action.until)
         return E.Woke()
     raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover

@@ -9,6 +9,7 @@ WebSocket calls run through the same loop: the core decides the protocol.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,8 @@ from ..backends.base import SyncBackend, SyncStream
 from ..errors import TRANSPORT_ERRORS, failure_kind
 from ..pool import Pool
 from ..tls import context_for
+
+log = logging.getLogger("promptwire")
 
 
 def _pool_key(action: A.Open) -> tuple[Any, ...]:
@@ -87,6 +90,8 @@ def _perform(action: A.Action, backend: SyncBackend, pool: Pool[SyncStream],
             stream_or_none.close()
         return None
     if isinstance(action, A.Sleep):
+        if action.retry is not None:
+            log.warning("%s", action.retry.message())
         backend.sleep_until(action.until)
         return E.Woke()
     raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover

@@ -99,8 +99,10 @@ def exchange(
     conn_id = ctx.new_conn()
     event = yield A.Open(conn_id, req.scheme, req.host, req.port, tls, clock.open_deadline())
     if isinstance(event, E.TimedOut):
-        name, ms = clock.which(ctx.now, "connect", False)
-        raise DeadlineExceeded(_timeout_text(name, ms, "connecting to " + _origin(req)), name)
+        # Whichever deadline ended it (connect or total), the connection was
+        # never made: a connect timeout, retried like other network failures.
+        raise DeadlineExceeded(_timeout_text("connect", clock.open_ms(), "connecting to " + _origin(req)),
+                               "connect")
     if isinstance(event, E.OpenFailed):
         raise transport_error(f"cannot connect to {_origin(req)}", event)
     reused = expect(event, E.Opened).reused
