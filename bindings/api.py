@@ -32,7 +32,7 @@ from ._sync import driver as _sync_driver
 from .backends.base import AsyncBackend, AsyncStream, SyncStream
 from .backends.sync_backend import SyncBackend
 from .loader import load_sources, read_document
-from .pool import Pool
+from .pool import Pool, limit_from
 from .tls import check_params
 
 _system_random = random.SystemRandom()
@@ -69,7 +69,10 @@ def build_core_target(entry: ProviderEntry, base_dir: str | os.PathLike[str] = "
 
 
 class _Base:
-    def __init__(self, core: CoreTarget, seed: int | None = None) -> None:
+    def __init__(self, core: CoreTarget, seed: int | None = None, *,
+                 max_connections_per_origin: int | None = None, env: Mapping[str, str] | None = None) -> None:
+        # Open connections per origin (queued FIFO beyond it); idle ones kept up to the same number.
+        self._limit = limit_from(env, max_connections_per_origin)
         self._core = core
         self._rng = random.Random(seed) if seed is not None else _system_random
         self._seed_lock = threading.Lock()
@@ -77,19 +80,22 @@ class _Base:
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | str, *, provider: str | None = None,
                     base_dir: str | os.PathLike[str] = ".", env: Mapping[str, str] | None = None,
-                    seed: int | None = None) -> Any:
+                    seed: int | None = None, max_connections_per_origin: int | None = None) -> Any:
         """Build from a provider entry (``{"id": ..., "config": {...}}``), a list, a
         promptfoo config with ``providers:``, or a bare id string."""
         entry = select_entry(config, provider)
-        return cls(build_core_target(entry, base_dir, env), seed)
+        return cls(build_core_target(entry, base_dir, env), seed,
+                   max_connections_per_origin=max_connections_per_origin, env=env)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, provider: str | None = None,
-                  env: Mapping[str, str] | None = None, seed: int | None = None) -> Any:
+                  env: Mapping[str, str] | None = None, seed: int | None = None,
+                  max_connections_per_origin: int | None = None) -> Any:
         """Build from a YAML or JSON file; ``file://`` paths resolve from its directory."""
         doc = read_document(path)
         entry = select_entry(doc, provider)
-        return cls(build_core_target(entry, Path(path).resolve().parent, env), seed)
+        return cls(build_core_target(entry, Path(path).resolve().parent, env), seed,
+                   max_connections_per_origin=max_connections_per_origin, env=env)
 
     @property
     def label(self) -> str:
@@ -116,10 +122,11 @@ class Target(_Base):
     single-threaded). A ``Call`` itself has one owner.
     """
 
-    def __init__(self, core: CoreTarget, seed: int | None = None) -> None:
-        super().__init__(core, seed)
+    def __init__(self, core: CoreTarget, seed: int | None = None, *,
+                 max_connections_per_origin: int | None = None, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(core, seed, max_connections_per_origin=max_connections_per_origin, env=env)
         self._backend = SyncBackend()
-        self._pool: Pool[SyncStream] = Pool()
+        self._pool: Pool[SyncStream] = Pool(self._limit)
 
     def call(self, prompt: str, vars: Mapping[str, Any] | None = None,
              context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None) -> ProviderResponse:
@@ -163,8 +170,9 @@ def _async_backend() -> AsyncBackend:
 class AsyncTarget(_Base):
     """``await target.call(...)`` under asyncio or trio (one pool per event-loop library)."""
 
-    def __init__(self, core: CoreTarget, seed: int | None = None) -> None:
-        super().__init__(core, seed)
+    def __init__(self, core: CoreTarget, seed: int | None = None, *,
+                 max_connections_per_origin: int | None = None, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(core, seed, max_connections_per_origin=max_connections_per_origin, env=env)
         self._loops: dict[str, tuple[object, AsyncBackend, Pool[AsyncStream]]] = {}
 
     def _backend_pool(self) -> tuple[AsyncBackend, Pool[AsyncStream]]:
@@ -180,7 +188,7 @@ class AsyncTarget(_Base):
         loop = _current_loop(library)
         current = self._loops.get(library)
         if current is None or current[0] is not loop:
-            self._loops[library] = current = (loop, _async_backend(), Pool())
+            self._loops[library] = current = (loop, _async_backend(), Pool(self._limit))
         return current[1], current[2]
 
     async def call(self, prompt: str, vars: Mapping[str, Any] | None = None,

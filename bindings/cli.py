@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sansio_core._version import __version__
-from sansio_core.errors import ConfigError, LocalError, PromptwireError
+from sansio_core.errors import ConfigError, LocalError, LocalProtocolError, PromptwireError
 from sansio_core.response import ProviderResponse
 
 from .cli_args import UsageError, parse_vars
@@ -137,6 +138,8 @@ def _run_calls(target_factory: Callable[[], Any], binding: str, calls: list[dict
                                            timeout_ms=timeout_ms))
                 except PromptwireError as exc:
                     out.append(exc)
+                except Exception as exc:  # a bug of ours: still one outcome per call
+                    out.append(_internal(exc))
         return out
 
     async def run_async() -> list[Outcome]:
@@ -149,6 +152,8 @@ def _run_calls(target_factory: Callable[[], Any], binding: str, calls: list[dict
                                                      c.get("context"), timeout_ms=timeout_ms))
                 except PromptwireError as exc:
                     results.append(exc)
+                except Exception as exc:
+                    results.append(_internal(exc))
         finally:
             await target.aclose()
         return results
@@ -180,6 +185,8 @@ def _stream_one(target: Any, binding: str, call: dict[str, Any], timeout_ms: flo
                 show(item, result)
         except PromptwireError as exc:
             result.append(exc)
+        except Exception as exc:
+            result.append(_internal(exc))
         finally:
             target.close()
         return result[-1]
@@ -190,6 +197,8 @@ def _stream_one(target: Any, binding: str, call: dict[str, Any], timeout_ms: flo
                 show(item, result)
         except PromptwireError as exc:
             result.append(exc)
+        except Exception as exc:
+            result.append(_internal(exc))
         finally:
             await target.aclose()
 
@@ -208,10 +217,29 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
+def _internal(exc: BaseException) -> PromptwireError:
+    """An unexpected exception during a call, as the call's outcome (reported, not raised)."""
+    if os.environ.get("PROMPTWIRE_DEBUG"):
+        raise exc
+    err = LocalProtocolError(f"internal error ({type(exc).__name__}: {str(exc)[:500]}); "
+                             "set PROMPTWIRE_DEBUG=1 for the traceback and please report it")
+    err.__cause__ = exc
+    return err
+
+
 def _document(outcome: Outcome) -> dict[str, Any]:
     if isinstance(outcome, PromptwireError):
         return {"thrown": str(outcome)}
     return dict(outcome)
+
+
+def _json_line(doc: Any) -> str:
+    """One JSON document on one line, whatever the value holds."""
+    try:
+        return json.dumps(doc, ensure_ascii=False, default=_json_default) + "\n"
+    except (ValueError, TypeError, RecursionError) as exc:
+        return json.dumps({"thrown": f"internal error: the result cannot be written as JSON "
+                                     f"({type(exc).__name__}: {exc})"}) + "\n"
 
 
 def _print_summary(outcome: Outcome, prompt: str) -> None:
@@ -242,6 +270,19 @@ def _print_summary(outcome: Outcome, prompt: str) -> None:
     console.print(table)
 
 
+def _log_to_stderr() -> None:
+    """Retries and other notices (logger ``promptwire``) go to stderr, one line each."""
+    logger = logging.getLogger("promptwire")
+    if not any(getattr(h, "promptwire_cli", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.promptwire_cli = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.INFO)
+
+
 def _failed(outcome: Outcome) -> bool:
     return isinstance(outcome, PromptwireError) or outcome.get("error") not in (None, "")
 
@@ -264,6 +305,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     if args.stream and args.calls:
         raise UsageError("--stream takes one --prompt, not --calls")
     cls = Target if args.binding == "sync" else AsyncTarget
+    _log_to_stderr()
     # Build (and validate) before any call, so config errors exit 2 with no output.
     built = cls.from_file(args.config, provider=args.provider)
     _Scrub.redact = built.redact
@@ -275,7 +317,8 @@ def cmd_call(args: argparse.Namespace) -> int:
         outcomes = _run_calls(lambda: built, args.binding, calls, args.timeout_ms)
     for call, outcome in zip(calls, outcomes, strict=True):
         if args.json:
-            sys.stdout.write(json.dumps(_document(outcome), ensure_ascii=False, default=_json_default) + "\n")
+            sys.stdout.write(_json_line(_document(outcome)))
+            args.json_written = True
         else:
             _print_summary(outcome, call.get("prompt", ""))
     sys.stdout.flush()
@@ -312,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        return commands[args.command](args)
+        return _run_command(commands[args.command], args)
     except UsageError as exc:
         print(f"promptwire: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -330,6 +373,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"promptwire: internal error ({type(exc).__name__}: {_Scrub.redact(str(exc))}); "
               "set PROMPTWIRE_DEBUG=1 for the traceback and please report it", file=sys.stderr)
         return EXIT_CALL_FAILED
+
+
+def _run_command(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """With ``--json``, stdout holds a JSON document whatever happens: an error that
+    ends the command before any result was written is written as ``{"thrown": ...}``."""
+    try:
+        return command(args)
+    except BaseException as exc:
+        if getattr(args, "json", False) and not getattr(args, "json_written", False):
+            if isinstance(exc, (PromptwireError, UsageError)):
+                text = str(exc)
+            elif isinstance(exc, KeyboardInterrupt):
+                text = "interrupted"
+            else:
+                text = f"internal error ({type(exc).__name__}: {str(exc)[:500]})"
+            sys.stdout.write(_json_line({"thrown": text}))
+            sys.stdout.flush()
+            args.json_written = True
+        raise
 
 
 def _entry() -> None:  # pragma: no cover

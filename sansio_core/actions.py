@@ -99,10 +99,30 @@ class Close:
 
 
 @dataclass(frozen=True, slots=True)
+class RetryNote:
+    """Why a ``Sleep`` happens: attempt ``attempt`` of ``attempts`` failed (``reason``,
+    short, secret-free) and the next one starts after ``delay_s``. The core does no
+    I/O; the binding logs it (logger ``promptwire``) so no retry is silent."""
+
+    attempt: int
+    attempts: int
+    reason: str
+    delay_s: float
+
+    def message(self) -> str:
+        return (f"attempt {self.attempt}/{self.attempts} failed: {self.reason}; "
+                f"retrying in {self.delay_s:.1f} s")
+
+
+@dataclass(frozen=True, slots=True)
 class Sleep:
-    """Sleep until the absolute monotonic time ``until``. Answered by ``Woke``."""
+    """Sleep until the absolute monotonic time ``until``. Answered by ``Woke``.
+
+    ``retry`` is set when the sleep is a backoff before another attempt.
+    """
 
     until: float
+    retry: RetryNote | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +161,7 @@ __all__ = [
     "Open",
     "Read",
     "Release",
+    "RetryNote",
     "Sleep",
     "TlsParams",
     "Write",

@@ -95,6 +95,9 @@ MAX_TEMPLATE_CACHE = 1024
 # is common); a rendered URL beyond 64 KiB is a template bug, not a request.
 MAX_URL_LENGTH = 64 * 1024
 
+# Redirects followed per request: fetch's limit ("redirect count exceeded" past 20).
+MAX_REDIRECTS = 20
+
 # Header lines in a raw `request:` template. Real requests carry tens; Node's
 # own parser stops at 2000 (maxHeadersCount). One parser, one named bound.
 MAX_RAW_REQUEST_HEADERS = 2000

@@ -9,6 +9,7 @@ WebSocket calls run through the same loop: the core decides the protocol.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,8 @@ from ..errors import TRANSPORT_ERRORS, failure_kind
 from ..pool import Pool
 from ..tls import context_for
 
+log = logging.getLogger("promptwire")
+
 
 def _pool_key(action: A.Open) -> tuple[Any, ...]:
     return (action.scheme, action.host, action.port, action.tls.pool_key() if action.tls else None)
@@ -30,25 +33,40 @@ def _pool_key(action: A.Open) -> tuple[Any, ...]:
 def _open(action: A.Open, backend: SyncBackend, pool: Pool[SyncStream],
                 streams: dict[int, SyncStream], keys: dict[int, tuple[Any, ...]]) -> E.Event:
     key = _pool_key(action)
+    # A slot under the per-origin limit first, in line behind earlier callers.
+    waiter = pool.acquire(key, backend.new_waiter)
+    if waiter is not None:
+        try:
+            got = waiter.wait(action.deadline)
+        except BaseException:
+            pool.abandon(key, waiter)
+            raise
+        if not got:
+            pool.abandon(key, waiter)
+            return E.TimedOut(action.conn)
+        pool.claimed(waiter)
+    keys[action.conn] = key  # holds the slot until Release/Close
     if action.reuse_ok:
         while (idle := pool.take(key)) is not None:
             if idle.is_readable():  # closed by the server while idle
                 idle.force_close()
                 continue
             streams[action.conn] = idle
-            keys[action.conn] = key
             return E.Opened(action.conn, reused=True)
     ssl_context = context_for(action.tls) if action.tls is not None else None
     server_name = action.tls.server_name if action.tls is not None else None
     try:
         stream = backend.connect(action.host, action.port, ssl_context, server_name, action.deadline)
-    except TimeoutError:
-        return E.TimedOut(action.conn)
-    except TRANSPORT_ERRORS as exc:
-        kind, detail = failure_kind(exc)
-        return E.OpenFailed(action.conn, kind, detail)
+    except BaseException as exc:
+        keys.pop(action.conn)
+        pool.release(key)
+        if isinstance(exc, TimeoutError):
+            return E.TimedOut(action.conn)
+        if isinstance(exc, TRANSPORT_ERRORS):
+            kind, detail = failure_kind(exc)
+            return E.OpenFailed(action.conn, kind, detail)
+        raise
     streams[action.conn] = stream
-    keys[action.conn] = key
     return E.Opened(action.conn, reused=False)
 
 
@@ -77,16 +95,21 @@ def _perform(action: A.Action, backend: SyncBackend, pool: Pool[SyncStream],
     if isinstance(action, A.Release):
         stream = streams.pop(action.conn)
         key = keys.pop(action.conn)
+        pool.release(key)
         if not (action.reusable and pool.put(key, stream)):
             stream.close()
         return None
     if isinstance(action, A.Close):
-        keys.pop(action.conn, None)
+        held = keys.pop(action.conn, None)
+        if held is not None:
+            pool.release(held)
         stream_or_none = streams.pop(action.conn, None)
         if stream_or_none is not None:
             stream_or_none.close()
         return None
     if isinstance(action, A.Sleep):
+        if action.retry is not None:
+            log.warning("%s", action.retry.message())
         backend.sleep_until(action.until)
         return E.Woke()
     raise AssertionError(f"unhandled action {action!r}")  # pragma: no cover
@@ -118,6 +141,8 @@ def run_call(call: Call, backend: SyncBackend, pool: Pool[SyncStream]) -> Iterat
     finally:
         for stream in streams.values():
             stream.force_close()
+        for key in keys.values():
+            pool.release(key)
 
 
 def drive(call: Call, backend: SyncBackend, pool: Pool[SyncStream]) -> ProviderResponse:

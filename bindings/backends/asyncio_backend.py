@@ -81,6 +81,13 @@ class AsyncioStream:
 
     async def receive_some(self, max_bytes: int, deadline: float | None) -> bytes:
         p = self._p
+        if p._buffer:
+            # Data already waiting (a flood): still honour the deadline and let
+            # the loop run, or a server that never pauses holds the call (and
+            # every other task) past its timeout.
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError()
+            await asyncio.sleep(0)
         while not p._buffer:
             if p._eof:
                 if p._exc is not None:
@@ -125,8 +132,38 @@ def _expire(fut: asyncio.Future[None]) -> None:
         fut.set_exception(TimeoutError())
 
 
+class FutureWaiter:
+    """Waits for a connection slot (see ``pool.Pool``)."""
+
+    __slots__ = ("_fut",)
+
+    def __init__(self) -> None:
+        self._fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake(self) -> None:
+        if not self._fut.done():
+            self._fut.set_result(None)
+
+    async def wait(self, deadline: float | None) -> bool:
+        if self._fut.done():
+            return True
+        loop = asyncio.get_running_loop()
+        timer = None if deadline is None else loop.call_at(deadline, _expire, self._fut)
+        try:
+            await self._fut
+        except TimeoutError:
+            return False
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return True
+
+
 class AsyncioBackend:
     name = "asyncio"
+
+    def new_waiter(self) -> FutureWaiter:
+        return FutureWaiter()
 
     def now(self) -> Instant:
         return Instant(time.monotonic(), time.time())

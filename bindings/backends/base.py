@@ -30,8 +30,17 @@ class AsyncStream(Protocol):
         ...
 
 
+class AsyncWaiter(Protocol):
+    def wake(self) -> None: ...
+    async def wait(self, deadline: float | None) -> bool:
+        """True once woken with a slot; False when the deadline passed first."""
+        ...
+
+
 class AsyncBackend(Protocol):
     name: str
+
+    def new_waiter(self) -> AsyncWaiter: ...
 
     def now(self) -> Instant: ...
     async def connect(self, host: str, port: int, ssl_context: ssl.SSLContext | None,
@@ -47,8 +56,15 @@ class SyncStream(Protocol):
     def is_readable(self) -> bool: ...
 
 
+class SyncWaiter(Protocol):
+    def wake(self) -> None: ...
+    def wait(self, deadline: float | None) -> bool: ...
+
+
 class SyncBackend(Protocol):
     name: str
+
+    def new_waiter(self) -> SyncWaiter: ...
 
     def now(self) -> Instant: ...
     def connect(self, host: str, port: int, ssl_context: ssl.SSLContext | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import select
 import socket
 import ssl
+import threading
 import time
 
 from sansio_core.timebase import Instant
@@ -48,8 +49,26 @@ class SocketStream:
         self._sock.close()
 
 
+class ThreadWaiter:
+    """Waits for a connection slot (see ``pool.Pool``)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    def wait(self, deadline: float | None) -> bool:
+        return self._event.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+
 class SyncBackend:
     name = "sync"
+
+    def new_waiter(self) -> ThreadWaiter:
+        return ThreadWaiter()
 
     def now(self) -> Instant:
         return Instant(time.monotonic(), time.time())

@@ -63,8 +63,29 @@ class TrioStream:
         self._sock.close()
 
 
+class TrioWaiter:
+    """Waits for a connection slot (see ``pool.Pool``)."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def wake(self) -> None:
+        self._event.set()
+
+    async def wait(self, deadline: float | None) -> bool:
+        with trio.move_on_at(_at(deadline)):
+            await self._event.wait()
+            return True
+        return self._event.is_set()
+
+
 class TrioBackend:
     name = "trio"
+
+    def new_waiter(self) -> TrioWaiter:
+        return TrioWaiter()
 
     def now(self) -> Instant:
         return Instant(time.monotonic(), time.time())

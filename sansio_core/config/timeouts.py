@@ -96,6 +96,11 @@ class AttemptClock:
     def open_deadline(self) -> float | None:
         return earliest(self.total, self.connect)
 
+    def open_ms(self) -> float:
+        """The configured ms of the connect deadline (the connect or the total timeout, the shorter)."""
+        t = self._t
+        return min(ms for ms in (t.connect_ms, t.total_ms, float("inf")) if ms is not None)
+
     def request_sent(self, now: Instant) -> None:
         if self._t.first_byte_ms is not None:
             self.first_byte = now.after(self._t.first_byte_ms / 1000)

@@ -16,7 +16,7 @@ from .. import actions as A
 from .. import events as E
 from ..call import CallContext
 from ..errors import PromptwireError, RemoteProtocolError, TransportError
-from .retry import Outcome, RetryPolicy, decide, exhausted_error
+from .retry import Outcome, RetryPolicy, decide, exhausted_error, short_reason
 
 T = TypeVar("T")
 AttemptFlow = Generator[A.Action, "E.Event | None", tuple[Outcome, T | None, PromptwireError | None]]
@@ -55,10 +55,11 @@ def run_attempts(
             if why_not:
                 raise exhausted_error(policy, [*history, f"{failure}; not retried: {why_not}"]) from failure
             history.append(decision.reason)
+            note = A.RetryNote(counted + 1, policy.max_retries + 1, short_reason(outcome), decision.delay_s)
             if decision.counts:
                 counted += 1
             if decision.delay_s > 0:
-                yield A.Sleep(ctx.now.mono + decision.delay_s)
+                yield A.Sleep(ctx.now.mono + decision.delay_s, note)
             continue
         if decision.final_error is not None:
             raise decision.final_error

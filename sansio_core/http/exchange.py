@@ -99,8 +99,10 @@ def exchange(
     conn_id = ctx.new_conn()
     event = yield A.Open(conn_id, req.scheme, req.host, req.port, tls, clock.open_deadline())
     if isinstance(event, E.TimedOut):
-        name, ms = clock.which(ctx.now, "connect", False)
-        raise DeadlineExceeded(_timeout_text(name, ms, "connecting to " + _origin(req)), name)
+        # Whichever deadline ended it (connect or total), the connection was
+        # never made: a connect timeout, retried like other network failures.
+        raise DeadlineExceeded(_timeout_text("connect", clock.open_ms(), "connecting to " + _origin(req)),
+                               "connect")
     if isinstance(event, E.OpenFailed):
         raise transport_error(f"cannot connect to {_origin(req)}", event)
     reused = expect(event, E.Opened).reused
@@ -183,7 +185,10 @@ def exchange(
             break
         # InformationalResponse (1xx) is skipped: the final response follows.
     assert head is not None
-    reusable = h.our_state is h11.DONE and h.their_state is h11.DONE
+    # Bytes after the end of the response are nothing we asked for (a server
+    # that answers twice, or smuggles a second response): never reuse such a
+    # connection, or the next call would read them as its answer.
+    reusable = h.our_state is h11.DONE and h.their_state is h11.DONE and not h.trailing_data[0]
     yield A.Release(conn_id, reusable=reusable)
     return RawResponse(head.status, head.reason, head.headers, bytes(body), reused,
                        sent_at, first_byte_at, ctx.now.mono)

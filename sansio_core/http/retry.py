@@ -504,6 +504,14 @@ _KIND_TEXT = {
 }
 
 
+def short_reason(out: Outcome) -> str:
+    """One secret-free phrase for a retry log line: ``connection refused``, ``HTTP 503 ...``."""
+    if out.is_response:
+        return f"HTTP {_status_line(out)}"
+    kind = out.failure or FailureKind.OTHER
+    return f"{out.timeout} timeout" if out.timeout else _KIND_TEXT[kind]
+
+
 def _failure_reason(out: Outcome) -> str:
     kind = out.failure or FailureKind.OTHER
     text = f"{out.timeout} timeout" if out.timeout else _KIND_TEXT[kind]
@@ -544,4 +552,5 @@ __all__ = [
     "decide",
     "exhausted_error",
     "retry_hint_s",
+    "short_reason",
 ]

@@ -21,7 +21,7 @@ from ..auth.steps import compile_pre_steps
 from ..call import Call, CallContext, Flow
 from ..config.timeouts import Timeouts
 from ..config.tls import tls_for, tls_params
-from ..errors import LimitExceeded
+from ..errors import DeadlineExceeded, LimitExceeded
 from ..js.jsvalue import check_json_depth
 from ..limits import Limits
 from ..redaction import Secrets, is_secret_name
@@ -31,10 +31,11 @@ from ..streams.http_stream import StreamDecoder
 from ..templating import TemplateEngine
 from ..timebase import Instant
 from .attempts import ATTEMPT_ERRORS, AttemptFlow, failed_attempt, run_attempts
-from .exchange import RawResponse, exchange
+from .exchange import BodyListener, RawResponse, ResponseHead, exchange
 from .message import IDENTITY_HEADERS, UNCHANGED
 from .multipart import debug_summary
 from .prepared import PreparedRequest
+from .redirects import is_redirect, next_request
 from .request_plan import RequestPlan
 from .response_plan import ResponsePlan, sanitize
 from .retry import Outcome, RetryPolicy
@@ -164,12 +165,29 @@ class HttpTarget:
         start = ctx.now
         decoders: list[StreamDecoder] = []
 
+        final_url: list[str] = [req.url]
+
+        def on_head(decoder: StreamDecoder) -> Callable[[ResponseHead], BodyListener | None]:
+            def pick(head: ResponseHead) -> BodyListener | None:
+                return None if is_redirect(head) else decoder.on_head(head)
+            return pick
+
         def attempt() -> AttemptFlow[tuple[RawResponse, str]]:
             decoder = StreamDecoder(self._limits, ctx, deltas=self._stream_deltas)
             decoders.append(decoder)
             try:
-                got: RawResponse = yield from exchange(ctx, req, tls=tls, timeouts=timeouts,
-                                                       limits=self._limits, on_head=decoder.on_head)
+                hop, hops, began = req, [req.url], ctx.now
+                while True:  # fetch's redirect: "follow", within the attempt's deadline
+                    got: RawResponse = yield from exchange(
+                        ctx, hop, tls=tls if hop is req else tls_for(self._tls, hop),
+                        timeouts=remaining(timeouts, began, ctx.now), limits=self._limits,
+                        on_head=on_head(decoder))
+                    head = ResponseHead(got.status, got.reason, got.headers)
+                    if not is_redirect(head):
+                        break
+                    hop = next_request(hop, head, hops)
+                    hops.append(hop.url)
+                final_url[0] = hop.url
                 text = decoder.finish_text(got)
                 for delta in decoder.finish_deltas():
                     yield A.Emit(delta)
@@ -202,6 +220,11 @@ class HttpTarget:
             session_endpoint_id=all_vars.get("sessionId") if self._config.get("session") else None,
         )
         response.timing = _timing(raw, start, decoder.first_delta_at, attempts=attempts)
+        if final_url[0] != req.url and isinstance(response.get("metadata"), dict):
+            http = response["metadata"].get("http")
+            if isinstance(http, dict):  # like fetch's response.url / response.redirected
+                http["url"] = final_url[0]
+                http["redirected"] = True
         return self._scrub_response(response)
 
     def _learn_credentials(self, req: PreparedRequest, vars: Mapping[str, Any]) -> None:
@@ -226,6 +249,17 @@ class HttpTarget:
                 if key in response:
                     response[key] = secrets.redact_data(response[key])
         return response
+
+
+def remaining(timeouts: Timeouts, began: Instant, now: Instant) -> Timeouts:
+    """The attempt's timeouts for a later redirect hop: the total is what is left of it."""
+    if timeouts.total_ms is None or now.mono <= began.mono:
+        return timeouts
+    left = timeouts.total_ms - (now.mono - began.mono) * 1000
+    if left <= 0:
+        raise DeadlineExceeded(f"Request timed out after {timeouts.total_ms:g} ms (total timeout, "
+                               "while following redirects)", "total")
+    return timeouts.with_total(left)
 
 
 # Headers the transport adds on its own; promptfoo's debug metadata lists the

@@ -60,8 +60,11 @@ class StreamDecoder:
         return self._listen
 
     def _listen(self, chunk: bytes) -> list[str]:
-        data = self._decoder.feed(chunk) if self._decoder is not None else chunk
-        self._decoded += data
+        if self._decoder is not None:
+            data = self._decoder.feed(chunk)
+            self._decoded += data
+        else:
+            data = chunk  # the exchange keeps the body already: no second copy
         if self._framer is None or not data:
             return []
         deltas = [d for d in self._extractor.feed_all(self._framer.feed(data)) if d]
@@ -76,13 +79,12 @@ class StreamDecoder:
 
     def finish_text(self, raw: RawResponse) -> str:
         """The decoded body as text (UTF-8 with replacement, a leading BOM dropped)."""
-        if not self._listening:
-            body = raw.body
+        if self._decoder is None:
+            text = raw.body.decode("utf-8", "replace")
         else:
-            if self._decoder is not None:
-                self._decoded += self._decoder.finish()
-            body = bytes(self._decoded)
-        text = body.decode("utf-8", "replace")
+            self._decoded += self._decoder.finish()
+            text = self._decoded.decode("utf-8", "replace")
+            self._decoded = bytearray()
         return text[1:] if text.startswith("\ufeff") else text
 
     def finish_deltas(self) -> list[str]:

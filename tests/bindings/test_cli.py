@@ -63,7 +63,7 @@ def test_config_errors_exit_2_with_a_message_and_no_traceback(tmp_path: Path) ->
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: https://example.test/x\nconfig: {method: POST, bodyy: {a: 1}}\n")
     r = run("call", "--config", str(bad), "--prompt", "x", "--json")
-    assert r.returncode == 2 and r.stdout == ""
+    assert r.returncode == 2 and "bodyy" in json.loads(r.stdout)["thrown"]
     assert "bodyy" in r.stderr and "did you mean" in r.stderr.lower() and "Traceback" not in r.stderr
 
 
