@@ -65,6 +65,9 @@ def build_core_target(entry: ProviderEntry, base_dir: str | os.PathLike[str] = "
 class _Base:
     def __init__(self, core: CoreTarget, seed: int | None = None) -> None:
         self._core = core
+        if core.rate_limiter is not None:
+            # Calls of one target may run on many threads (the sync Target).
+            core.rate_limiter.use_lock(threading.Lock())
         self._rng = random.Random(seed) if seed is not None else _system_random
         self._seed_lock = threading.Lock()
 
@@ -84,6 +87,11 @@ class _Base:
         doc = read_document(path)
         entry = select_entry(doc, provider)
         return cls(build_core_target(entry, Path(path).resolve().parent, env), seed)
+
+    def share_rate_limit(self, parts: int) -> None:
+        """This process is one of ``parts`` that share the target's rate limit."""
+        if self._core.rate_limiter is not None:
+            self._core.rate_limiter.split(parts)
 
     @property
     def label(self) -> str:

@@ -9,6 +9,7 @@ from .call import Call
 from .config.provider import ProviderEntry
 from .http.target import HttpTarget
 from .js.engine import JsEngine
+from .ratelimit import RateLimiter
 from .sources import Sources
 from .timebase import Instant
 from .ws.flow import WsTarget
@@ -18,6 +19,7 @@ class CoreTarget(Protocol):
     """What every compiled target offers a binding: a label and a ``Call`` per prompt."""
 
     label: str
+    rate_limiter: RateLimiter | None  # shared by every call of the target; None without a limit
 
     def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
                  now: Instant, seed: int, timeout_ms: float | None = None) -> Call: ...

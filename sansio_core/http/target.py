@@ -22,6 +22,7 @@ from ..call import Call, CallContext, Flow
 from ..config.timeouts import Timeouts
 from ..config.tls import tls_for, tls_params
 from ..limits import Limits
+from ..ratelimit import RateLimiter, wait_for_token
 from ..response import ProviderResponse
 from ..sources import Sources
 from ..streams.http_stream import StreamDecoder
@@ -49,8 +50,10 @@ class HttpTarget:
     def __init__(self, *, label: str, config: Mapping[str, Any], tls: A.TlsParams | None, raw_mode: bool,
                  request_plan: RequestPlan, response_plan: ResponsePlan, retry: RetryPolicy,
                  timeouts: Timeouts, limits: Limits, env: Mapping[str, str], tools_vars: Mapping[str, Any],
-                 stream_deltas: bool = True, pre_steps: Sequence[PreStep] = ()) -> None:
+                 stream_deltas: bool = True, pre_steps: Sequence[PreStep] = (),
+                 rate_limiter: RateLimiter | None = None) -> None:
         self.label = label
+        self.rate_limiter = rate_limiter
         self._config = config
         headers = config.get("headers")
         self._configured_headers = frozenset(str(k).lower() for k in headers) if isinstance(
@@ -93,6 +96,7 @@ class HttpTarget:
             env=env,
             tools_vars=tools_vars(config),
             pre_steps=compile_pre_steps(entry, sources, engine, js=response_plan.js),
+            rate_limiter=RateLimiter.from_config(config),
         )
 
     def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
@@ -147,6 +151,7 @@ class HttpTarget:
         decoders: list[StreamDecoder] = []
 
         def attempt() -> AttemptFlow[tuple[RawResponse, str]]:
+            yield from wait_for_token(self.rate_limiter, ctx)  # every attempt is a request
             decoder = StreamDecoder(self._limits, ctx, deltas=self._stream_deltas)
             decoders.append(decoder)
             try:
