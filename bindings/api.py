@@ -74,6 +74,9 @@ class _Base:
         # Open connections per origin (queued FIFO beyond it); idle ones kept up to the same number.
         self._limit = limit_from(env, max_connections_per_origin)
         self._core = core
+        if core.rate_limiter is not None:
+            # Calls of one target may run on many threads (the sync Target).
+            core.rate_limiter.use_lock(threading.Lock())
         self._rng = random.Random(seed) if seed is not None else _system_random
         self._seed_lock = threading.Lock()
 
@@ -96,6 +99,11 @@ class _Base:
         entry = select_entry(doc, provider)
         return cls(build_core_target(entry, Path(path).resolve().parent, env), seed,
                    max_connections_per_origin=max_connections_per_origin, env=env)
+
+    def share_rate_limit(self, parts: int) -> None:
+        """This process is one of ``parts`` that share the target's rate limit."""
+        if self._core.rate_limiter is not None:
+            self._core.rate_limiter.split(parts)
 
     @property
     def label(self) -> str:

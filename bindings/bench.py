@@ -53,6 +53,7 @@ class BenchOptions:
     prompts: tuple[str, ...]
     binding: str
     timeout_ms: float | None
+    workers: int = 1  # processes sharing the target's rate limit
 
 
 def add_parser(sub: Any) -> None:
@@ -140,6 +141,7 @@ def run_bench(opts: BenchOptions, on_done: Any = None) -> Samples:
     from .api import AsyncTarget
 
     target = AsyncTarget.from_file(opts.config, provider=opts.provider)
+    target.share_rate_limit(opts.workers)
     samples = Samples()
     counter = iter(range(sys.maxsize))
 
@@ -204,7 +206,7 @@ def _split(opts: BenchOptions, workers: int, w: int) -> BenchOptions:
 
     reqs = None if opts.requests is None else opts.requests // workers + (1 if w < opts.requests % workers else 0)
     return replace(opts, requests=reqs, concurrency=max(1, -(-opts.concurrency // workers)),
-                   rate=None if opts.rate is None else opts.rate / workers)
+                   rate=None if opts.rate is None else opts.rate / workers, workers=workers)
 
 
 def run_workers(opts: BenchOptions, workers: int) -> Samples:

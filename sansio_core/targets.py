@@ -11,6 +11,7 @@ from .config.provider import ProviderEntry
 from .errors import PromptwireError
 from .http.target import HttpTarget
 from .js.engine import JsEngine
+from .ratelimit import RateLimiter
 from .redaction import Secrets
 from .sources import Sources
 from .timebase import Instant
@@ -23,6 +24,7 @@ class CoreTarget(Protocol):
 
     label: str
     secrets: Secrets
+    rate_limiter: RateLimiter | None  # shared by every call of the target; None without a limit
 
     @property
     def tls_params(self) -> TlsParams | None: ...

@@ -34,6 +34,7 @@ class RunOptions:
     filter_first_n: int | None = None
     filter_providers: str | None = None
     binding: str = "asyncio"
+    workers: int = 1  # processes sharing each target's rate limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +182,8 @@ def worker_main(config: str, opts: RunOptions, indices: list[int], queue: Any) -
         plan = load_plan(config)
         specs = layout(plan, opts)
         runner = RowRunner(plan)
+        for target in runner.targets:
+            target.share_rate_limit(opts.workers)
         batch: list[dict[str, Any]] = []
         last = time.perf_counter()
 
@@ -212,9 +215,9 @@ def run_in_workers(config: str, opts: RunOptions, indices: list[int], workers: i
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     per = max(1, -(-opts.concurrency // workers))
-    wopts = RunOptions(per, opts.repeat, opts.delay_ms, opts.filter_pattern, opts.filter_first_n,
-                       opts.filter_providers, opts.binding)
     shares = [indices[w::workers] for w in range(workers)]
+    wopts = RunOptions(per, opts.repeat, opts.delay_ms, opts.filter_pattern, opts.filter_first_n,
+                       opts.filter_providers, opts.binding, workers=sum(1 for share in shares if share))
     procs = [ctx.Process(target=worker_main, args=(config, wopts, share, queue), daemon=True)
              for share in shares if share]
     for p in procs:

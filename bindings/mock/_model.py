@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +35,8 @@ class RecordedRequest:
     body: bytes
     http_version: str
     messages: list[str | bytes] = field(default_factory=list)
+    # When the request (or handshake) arrived, on ``time.monotonic``'s clock.
+    received_at: float = field(default_factory=time.monotonic)
 
     def header(self, name: str) -> str | None:
         """The first value of a header, matched case-insensitively."""

@@ -220,6 +220,10 @@ class HttpProviderConfig(_Strict):
     # promptwire extension (user-asks H.20): a per-target total deadline in ms.
     # promptfoo's HTTP provider has only the global REQUEST_TIMEOUT_MS.
     timeoutMs: int | None = Field(default=None, gt=0)
+    # promptwire extension (user-asks H.19): a request-rate cap shared by every
+    # concurrent call of the target (``ratelimit.RateLimiter``).
+    maxRequestsPerSecond: float | None = Field(default=None, gt=0)
+    maxRequestsPerMinute: float | None = Field(default=None, gt=0)
     env: dict[str, str | int | float | bool] | None = None
 
 

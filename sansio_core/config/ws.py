@@ -14,7 +14,7 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any, Union
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigError
 from .timeouts import request_timeout_ms
@@ -40,6 +40,10 @@ class WsConfig(BaseModel):
     # Read by promptfoo's evaluator, not by the provider: accepted so configs
     # load, and applied by whatever retries calls (the provider never does).
     maxRetries: int | None = None
+    # promptwire extension (user-asks H.19): a connection-rate cap shared by
+    # every concurrent call of the target (``ratelimit.RateLimiter``).
+    maxRequestsPerSecond: float | None = Field(default=None, gt=0)
+    maxRequestsPerMinute: float | None = Field(default=None, gt=0)
 
     @field_validator("headers", mode="before")
     @classmethod

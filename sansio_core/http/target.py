@@ -24,6 +24,7 @@ from ..config.tls import tls_for, tls_params
 from ..errors import DeadlineExceeded, LimitExceeded
 from ..js.jsvalue import check_json_depth
 from ..limits import Limits
+from ..ratelimit import RateLimiter, wait_for_token
 from ..redaction import Secrets, is_secret_name
 from ..response import ProviderResponse
 from ..sources import Sources
@@ -54,9 +55,10 @@ class HttpTarget:
                  request_plan: RequestPlan, response_plan: ResponsePlan, retry: RetryPolicy,
                  timeouts: Timeouts, limits: Limits, env: Mapping[str, str], tools_vars: Mapping[str, Any],
                  stream_deltas: bool = True, pre_steps: Sequence[PreStep] = (),
-                 secrets: Secrets | None = None) -> None:
+                 secrets: Secrets | None = None, rate_limiter: RateLimiter | None = None) -> None:
         self.secrets = secrets if secrets is not None else Secrets()
         self.label = self.secrets.redact(label)
+        self.rate_limiter = rate_limiter
         self._config = config
         headers = config.get("headers")
         self._configured_headers = frozenset(str(k).lower() for k in headers) if isinstance(
@@ -104,6 +106,7 @@ class HttpTarget:
             tools_vars=tools_vars(config),
             pre_steps=compile_pre_steps(entry, sources, engine, js=response_plan.js),
             secrets=secrets,
+            rate_limiter=RateLimiter.from_config(config),
         )
 
     @property
@@ -173,6 +176,7 @@ class HttpTarget:
             return pick
 
         def attempt() -> AttemptFlow[tuple[RawResponse, str]]:
+            yield from wait_for_token(self.rate_limiter, ctx)  # every attempt is a request
             decoder = StreamDecoder(self._limits, ctx, deltas=self._stream_deltas)
             decoders.append(decoder)
             try:

@@ -44,6 +44,7 @@ from ..js.engine import UNDEFINED, JsEngine
 from ..js.jsvalue import check_json_depth, is_undefined, js_string, normalize_result
 from ..js.jsvalue import js_truthy as truthy
 from ..limits import MAX_JSON_DEPTH, WS_CLOSE_GRACE, Limits
+from ..ratelimit import RateLimiter, wait_for_token
 from ..redaction import Secrets
 from ..response import ProviderResponse
 from ..sources import Sources
@@ -140,6 +141,7 @@ class WsTarget:
         self._timeout_ms = timeout_ms
         self._limits = limits
         self._env = env
+        self.rate_limiter = RateLimiter.from_config(config)
 
     @classmethod
     def compile(
@@ -284,6 +286,8 @@ class WsTarget:
         context: Mapping[str, Any] | None,
         total_ms: float,
     ) -> Flow:
+        # The wait for a rate-limit token is not part of the call's deadline.
+        yield from wait_for_token(self.rate_limiter, ctx)
         deadline = ctx.now.after(total_ms / 1000.0)
         values = {**vars, "prompt": prompt}
         url = self._url(values)
