@@ -70,6 +70,14 @@ def build_core_target(entry: ProviderEntry, base_dir: str | os.PathLike[str] = "
 
 
 class _Base:
+    # A ``promptwire.Cassette`` that records or replays this target's calls
+    # (``use_cassette``, docs/replay.md); ``None``: every call is live.
+    cassette: Any = None
+    # (provider entry, env, base_dir) the target was built from, when known: a
+    # cassette redacts the secrets the configuration holds, and replays on a twin
+    # core target so that replayed state (OAuth tokens) never reaches live calls.
+    _pw_source: tuple[ProviderEntry, Mapping[str, str], str] | None = None
+
     def __init__(self, core: CoreTarget, seed: int | None = None) -> None:
         self._core = core
         self._rng = random.Random(seed) if seed is not None else _system_random
@@ -82,7 +90,9 @@ class _Base:
         """Build from a provider entry (``{"id": ..., "config": {...}}``), a list, a
         promptfoo config with ``providers:``, or a bare id string."""
         entry = select_entry(config, provider)
-        return cls(build_core_target(entry, base_dir, env), seed)
+        target = cls(build_core_target(entry, base_dir, env), seed)
+        target._pw_source = (entry, dict(os.environ if env is None else env), str(base_dir))
+        return target
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, provider: str | None = None,
@@ -90,7 +100,24 @@ class _Base:
         """Build from a YAML or JSON file; ``file://`` paths resolve from its directory."""
         doc = read_document(path)
         entry = select_entry(doc, provider)
-        return cls(build_core_target(entry, Path(path).resolve().parent, env), seed)
+        base_dir = Path(path).resolve().parent
+        target = cls(build_core_target(entry, base_dir, env), seed)
+        target._pw_source = (entry, dict(os.environ if env is None else env), str(base_dir))
+        return target
+
+    def use_cassette(self, cassette: Any, **options: Any) -> Any:
+        """Record or replay this target's calls with a cassette (a path or a ``Cassette``;
+        ``options`` as ``Cassette``'s); ``None`` detaches it. Returns the cassette."""
+        from .cassette import Cassette
+
+        if cassette is not None and not isinstance(cassette, Cassette):
+            cassette = Cassette(cassette, **options)
+        self.cassette = cassette
+        return cassette
+
+    def _draw_seed(self) -> int:
+        with self._seed_lock:
+            return self._rng.getrandbits(64)
 
     @property
     def label(self) -> str:
@@ -120,6 +147,8 @@ class Target(_Base):
     def call(self, prompt: str, vars: Mapping[str, Any] | None = None,
              context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None) -> ProviderResponse:
         """Send one prompt; returns the ProviderResponse or raises a PromptwireError."""
+        if self.cassette is not None:
+            return self.cassette.call_sync(self, prompt, vars, context, timeout_ms)  # type: ignore[no-any-return]
         call = self._new_call(self._backend.now(), prompt, vars, context, timeout_ms)
         return _sync_driver.drive(call, self._backend, self._pool)
 
@@ -127,6 +156,9 @@ class Target(_Base):
                context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None
                ) -> Iterator[str | ProviderResponse]:
         """Yield text deltas while the response streams, then the ProviderResponse."""
+        if self.cassette is not None:
+            yield from self.cassette.stream_sync(self, prompt, vars, context, timeout_ms)
+            return
         call = self._new_call(self._backend.now(), prompt, vars, context, timeout_ms)
         yield from _sync_driver.run_call(call, self._backend, self._pool)
 
@@ -182,6 +214,8 @@ class AsyncTarget(_Base):
     async def call(self, prompt: str, vars: Mapping[str, Any] | None = None,
                    context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None
                    ) -> ProviderResponse:
+        if self.cassette is not None:
+            return await self.cassette.call_async(self, prompt, vars, context, timeout_ms)  # type: ignore[no-any-return]
         backend, pool = self._backend_pool()
         call = self._new_call(backend.now(), prompt, vars, context, timeout_ms)
         return await _async_driver.drive(call, backend, pool)
@@ -190,6 +224,10 @@ class AsyncTarget(_Base):
                      context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None
                      ) -> AsyncIterator[str | ProviderResponse]:
         """Yield text deltas while the response streams, then the ProviderResponse."""
+        if self.cassette is not None:
+            async for recorded in self.cassette.stream_async(self, prompt, vars, context, timeout_ms):
+                yield recorded
+            return
         backend, pool = self._backend_pool()
         call = self._new_call(backend.now(), prompt, vars, context, timeout_ms)
         async for item in _async_driver.run_call(call, backend, pool):

@@ -37,7 +37,7 @@ class CallContext:
     never draw a random number), so jitter and boundaries replay.
     """
 
-    __slots__ = ("_next_conn", "_rng", "_seed", "env", "now", "start")
+    __slots__ = ("_next_conn", "_rng", "_seed", "env", "now", "on_resume", "start")
 
     def __init__(self, now: Instant, rng: random.Random | None = None, env: Mapping[str, str] | None = None,
                  start: Instant | None = None, *, seed: int = 0) -> None:
@@ -47,6 +47,13 @@ class CallContext:
         self.env: Mapping[str, str] = env if env is not None else {}
         self.start = start if start is not None else now
         self._next_conn = 0
+        # Told ``now`` before each step of the flow: a target points it at its
+        # JavaScript engine's clock so ``Date.now()`` is the call's (recorded) time.
+        self.on_resume: Callable[[Instant], None] | None = None
+
+    @property
+    def seed(self) -> int:
+        return self._seed
 
     @property
     def rng(self) -> random.Random:
@@ -98,6 +105,8 @@ class Call:
             action = self._cleanup.pop(0)
             self._pending = action
             return action
+        if self._ctx.on_resume is not None:
+            self._ctx.on_resume(self._ctx.now)
         try:
             if self._started:
                 reply, self._reply = self._reply, None

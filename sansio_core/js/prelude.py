@@ -69,6 +69,25 @@ PRELUDE = r"""
       ") is not available: promptwire runs transforms without host modules");
   });
 
+  // The clock user code sees (Date.now(), new Date()) is the call's wall time,
+  // handed in by the host before each call (JsEngine.set_clock), so a replayed
+  // call sees the recorded time. Without a clock set, the real one.
+  const RealDate = Date;
+  let clockMs = null;
+  const nowMs = () => (clockMs === null ? RealDate.now() : clockMs);
+  function PwDate() {
+    if (!new.target) return new RealDate(nowMs()).toString();
+    const args = arguments.length === 0 ? [nowMs()] : Array.prototype.slice.call(arguments);
+    return Reflect.construct(RealDate, args, new.target);
+  }
+  PwDate.prototype = RealDate.prototype;
+  PwDate.now = nowMs;
+  PwDate.parse = RealDate.parse;
+  PwDate.UTC = RealDate.UTC;
+  Object.defineProperty(RealDate.prototype, "constructor", { value: PwDate, writable: true, configurable: true });
+  g.Date = PwDate;
+  fixed("__pw_set_clock", function (ms) { clockMs = ms; });
+
   const fns = [];
 
   // One holder shape for every non-primitive result:

@@ -140,8 +140,10 @@ class WsTarget:
         timeout_ms: float,
         limits: Limits,
         env: Mapping[str, str],
+        js: JsEngine | None = None,
     ) -> None:
         self.label = label
+        self._js = js
         self.config = config
         self._url_template = url_template
         self._static_url = static_url
@@ -213,6 +215,7 @@ class WsTarget:
             timeout_ms=config.timeout_ms(env),
             limits=limits or Limits(),
             env=env,
+            js=js,
         )
 
     def new_call(
@@ -227,6 +230,8 @@ class WsTarget:
     ) -> Call:
         """A fresh call; drive it with a binding (or ``ws_testing.run_ws_call`` in tests)."""
         ctx = CallContext(now=now, rng=random.Random(seed), env=self._env)
+        if self._js is not None:
+            ctx.on_resume = self._js.set_clock
         total_ms = self._timeout_ms if timeout_ms is None else float(timeout_ms)
 
         def flow(c: CallContext) -> Flow:
