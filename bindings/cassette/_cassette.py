@@ -33,6 +33,7 @@ from sansio_core.timebase import Instant
 
 from .._async import driver as _async_driver
 from .._sync import driver as _sync_driver
+from ..pool import Pool
 from ._model import CassetteError, Episode, build_episode, load_file, save_file
 from ._player import DEFAULT_MATCH_ON, MATCHERS, Diverged, Matcher, abandon, explain, play
 from ._redact import Redactor
@@ -117,7 +118,7 @@ class Cassette:
                  filter_headers: Iterable[str] = (), filter_query_parameters: Iterable[str] = (),
                  filter_post_data_parameters: Iterable[str] = (), redact: Iterable[str] = (),
                  before_record: Callable[[Episode], Episode | None] | None = None,
-                 allow_playback_repeats: bool = False) -> None:
+                 allow_playback_repeats: bool = False, keep_alive: bool = True) -> None:
         if record_mode not in RECORD_MODES:
             raise CassetteError(f"record_mode must be one of {', '.join(RECORD_MODES)}, not {record_mode!r}")
         self.match_on = tuple(match_on)
@@ -133,6 +134,9 @@ class Cassette:
         self._redact = tuple(redact)
         self.before_record = before_record
         self.allow_playback_repeats = allow_playback_repeats
+        # False: a recorded call's connections are closed when it ends instead of
+        # pooled (tests whose event loop ends with the test want that).
+        self.keep_alive = keep_alive
         self._lock = threading.RLock()
         self._loaded = False
         self._existed = False
@@ -313,8 +317,9 @@ class Cassette:
         if not self._may_record():
             raise self._mismatch(miss)
         rec, seed = self._live_call(target, target._backend.now(), prompt, vars, context, timeout_ms)
+        pool = target._pool if self.keep_alive else Pool()
         try:
-            for item in _sync_driver.run_call(rec, target._backend, target._pool):  # type: ignore[arg-type]
+            for item in _sync_driver.run_call(rec, target._backend, pool):  # type: ignore[arg-type]
                 if isinstance(item, ProviderResponse):
                     self._store(target, rec, seed, item)
                 yield item
@@ -322,6 +327,10 @@ class Cassette:
             if not isinstance(exc, Cancelled):
                 self._store(target, rec, seed, exc)
             raise
+        finally:
+            if not self.keep_alive:
+                for stream in pool.drain():
+                    stream.close()
 
     def call_sync(self, target: Any, prompt: str, vars: Mapping[str, Any] | None,
                   context: Mapping[str, Any] | None, timeout_ms: float | None) -> ProviderResponse:
@@ -345,6 +354,8 @@ class Cassette:
         if not self._may_record():
             raise self._mismatch(miss)
         backend, pool = target._backend_pool()
+        if not self.keep_alive:
+            pool = Pool()
         rec, seed = self._live_call(target, backend.now(), prompt, vars, context, timeout_ms)
         try:
             async for item in _async_driver.run_call(rec, backend, pool):  # type: ignore[arg-type]
@@ -355,6 +366,10 @@ class Cassette:
             if not isinstance(exc, Cancelled):
                 self._store(target, rec, seed, exc)
             raise
+        finally:
+            if not self.keep_alive:
+                for stream in pool.drain():
+                    await stream.aclose()
 
     async def call_async(self, target: Any, prompt: str, vars: Mapping[str, Any] | None,
                          context: Mapping[str, Any] | None, timeout_ms: float | None) -> ProviderResponse:
