@@ -8,6 +8,6 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 
-for script in ("bench_core.py", "bench_transforms.py", "bench_http.py", "bench_sse.py"):
+for script in ("bench_core.py", "bench_transforms.py", "bench_http.py", "bench_sse.py", "bench_replay.py"):
     print(f"== {script}", flush=True)
     subprocess.run([sys.executable, str(HERE / script)], cwd=HERE, check=True)

@@ -234,3 +234,44 @@ def test_multipart_boundary_and_signature_timestamp_come_from_the_recording(mock
     replay = Target.from_config(config, env={})  # another seed: replay must use the recorded one
     replay.use_cassette(path, match_on=["method", "url", "body"])
     assert replay.call("hello") == recorded
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_a_call_that_raised_raises_the_same_on_replay(mock: MockServer, tmp_path: Path, binding: str) -> None:
+    config = {"id": f"{mock.ws_url}/ws/close-early?code=1011&reason=boom",
+              "config": {"messageTemplate": "{{prompt}}", "timeoutMs": 5000}}
+    path = tmp_path / "c.yaml"
+    live = build(binding, config)
+    live.use_cassette(path, record_mode="once")
+    recorded = stream(binding, live, "x")
+    assert isinstance(recorded[-1], PromptwireError)
+    target = build(binding, config)
+    target.use_cassette(path)
+    assert comparable(stream(binding, target, "x")) == comparable(recorded)
+
+
+def test_filters_and_before_record(mock: MockServer, tmp_path: Path) -> None:
+    config = {"id": f"{mock.base_url}/echo?tenant=acme-private&page=1", "config": {
+        "method": "POST", "headers": {"X-Team": "team-private-id"}, "body": "{{prompt}}"}}
+    path = tmp_path / "c.yaml"
+    seen: list[int] = []
+
+    def before_record(episode: Any) -> Any:
+        seen.append(len(episode.steps))
+        return episode
+
+    with Target.from_config(config, env={}) as t:
+        t.use_cassette(Cassette(path, record_mode="once", filter_headers=["x-team"],
+                                filter_query_parameters=["tenant"], redact=["page=1"],
+                                before_record=before_record))
+        t.call("hi")
+    text = path.read_text()
+    assert seen == [3] and "acme-private" not in text and "team-private-id" not in text
+    assert "page=1" not in text
+    replay = Target.from_config(config, env={})
+    replay.use_cassette(path)
+    assert replay.call("hi").error is None
+    with Target.from_config(config, env={}) as t:  # before_record may drop an episode
+        t.use_cassette(Cassette(tmp_path / "d.yaml", record_mode="all", before_record=lambda e: None))
+        t.call("hi")
+    assert not (tmp_path / "d.yaml").exists()
