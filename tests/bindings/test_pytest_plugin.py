@@ -56,3 +56,11 @@ def test_marker_options_and_strict_markers(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("--strict-markers", "-W", "error", "-p", "no:cacheprovider",
                                            "--promptwire-record-mode=new_episodes")
     result.assert_outcomes(passed=1)
+
+
+def test_the_example_suite_as_shipped_replays(pytester: pytest.Pytester) -> None:
+    """A user who copies docs/examples/pytest and runs plain ``pytest`` gets a passing, offline run."""
+    for item in ("pytest.ini", "test_chat.py"):
+        shutil.copy(EXAMPLE / item, pytester.path / item)
+    shutil.copytree(EXAMPLE / "cassettes", pytester.path / "cassettes")
+    pytester.runpytest_subprocess().assert_outcomes(passed=7)
