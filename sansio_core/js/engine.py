@@ -300,7 +300,7 @@ class JsEngine:
         key = self._owner() if self._owner is not None else None
         clock = self._clock.get(key)
         if clock is not None and self._pushed.get(key) != clock:
-            ctx.get("__pw_set_clock")(clock)
+            ctx.set("__pw_clock_ms", clock)
             self._pushed[key] = clock
         wire: list[Any] = []
         for i, arg in enumerate(args):

@@ -70,11 +70,13 @@ PRELUDE = r"""
   });
 
   // The clock user code sees (Date.now(), new Date()) is the call's wall time,
-  // handed in by the host before each call (JsEngine.set_clock), so a replayed
-  // call sees the recorded time. Without a clock set, the real one.
+  // which the host sets as __pw_clock_ms before a call (JsEngine.set_clock), so
+  // a replayed call sees the recorded time. Without it, the real clock.
   const RealDate = Date;
-  let clockMs = null;
-  const nowMs = () => (clockMs === null ? RealDate.now() : clockMs);
+  const nowMs = () => {
+    const c = g.__pw_clock_ms;
+    return typeof c === "number" ? c : RealDate.now();
+  };
   function PwDate() {
     if (!new.target) return new RealDate(nowMs()).toString();
     const args = arguments.length === 0 ? [nowMs()] : Array.prototype.slice.call(arguments);
@@ -86,7 +88,6 @@ PRELUDE = r"""
   PwDate.UTC = RealDate.UTC;
   Object.defineProperty(RealDate.prototype, "constructor", { value: PwDate, writable: true, configurable: true });
   g.Date = PwDate;
-  fixed("__pw_set_clock", function (ms) { clockMs = ms; });
 
   const fns = [];
 
