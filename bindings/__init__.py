@@ -38,9 +38,9 @@ from .mock import MockServer as MockServer
 
 __all__ = [
     "AsyncTarget",
+    "Cancelled",
     "Cassette",
     "CassetteError",
-    "Cancelled",
     "ConfigError",
     "DeadlineExceeded",
     "FailureKind",

@@ -52,10 +52,6 @@ class CallContext:
         self.on_resume: Callable[[Instant], None] | None = None
 
     @property
-    def seed(self) -> int:
-        return self._seed
-
-    @property
     def rng(self) -> random.Random:
         if self._rng is None:
             self._rng = random.Random(self._seed)
