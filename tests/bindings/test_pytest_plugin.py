@@ -10,6 +10,9 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+# Runs with ``filterwarnings = error`` go to a subprocess: in process, a socket
+# some earlier test leaked could be collected during the inner run and fail it.
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "pytest"
 
 
@@ -19,7 +22,7 @@ def test_the_example_suite_records_then_replays_without_the_server(pytester: pyt
     for item in ("pytest.ini", "test_chat.py"):
         shutil.copy(EXAMPLE / item, pytester.path / item)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-plugin-test-secret")
-    recorded = pytester.runpytest_inprocess("--promptwire-record-mode=all")
+    recorded = pytester.runpytest_subprocess("--promptwire-record-mode=all")
     recorded.assert_outcomes(passed=7)
     cassettes = sorted(p.name for p in (pytester.path / "cassettes" / "test_chat").iterdir())
     assert "test_chat.yaml" in cassettes and "test_chat_anyio[trio].yaml" in cassettes
@@ -27,7 +30,7 @@ def test_the_example_suite_records_then_replays_without_the_server(pytester: pyt
                for p in (pytester.path / "cassettes").rglob("*.yaml"))
 
     monkeypatch.delenv("OPENAI_API_KEY")
-    replayed = pytester.runpytest_inprocess()  # default mode none: the mock server is not started
+    replayed = pytester.runpytest_subprocess()  # default mode none: the mock server is not started
     replayed.assert_outcomes(passed=7)
 
 
@@ -54,7 +57,7 @@ def test_marker_options_and_strict_markers(pytester: pytest.Pytester) -> None:
             assert promptwire_cassette.match_on == ("method", "path")
             assert promptwire_cassette.record_mode == "new_episodes"
     """)
-    result = pytester.runpytest_inprocess("--strict-markers", "-W", "error", "-p", "no:cacheprovider",
+    result = pytester.runpytest_subprocess("--strict-markers", "-W", "error", "-p", "no:cacheprovider",
                                            "--promptwire-record-mode=new_episodes")
     result.assert_outcomes(passed=1)
 
@@ -64,4 +67,4 @@ def test_the_example_suite_as_shipped_replays(pytester: pytest.Pytester) -> None
     for item in ("pytest.ini", "test_chat.py"):
         shutil.copy(EXAMPLE / item, pytester.path / item)
     shutil.copytree(EXAMPLE / "cassettes", pytester.path / "cassettes")
-    pytester.runpytest_inprocess().assert_outcomes(passed=7)
+    pytester.runpytest_subprocess().assert_outcomes(passed=7)
