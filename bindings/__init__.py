@@ -31,11 +31,16 @@ from sansio_core.response import ProviderResponse as ProviderResponse
 
 from .api import AsyncTarget as AsyncTarget
 from .api import Target as Target
+from .cassette import Cassette as Cassette
+from .cassette import CassetteError as CassetteError
+from .cassette import use_cassette as use_cassette
 from .mock import MockServer as MockServer
 
 __all__ = [
     "AsyncTarget",
     "Cancelled",
+    "Cassette",
+    "CassetteError",
     "ConfigError",
     "DeadlineExceeded",
     "FailureKind",
@@ -54,5 +59,6 @@ __all__ = [
     "TransformError",
     "TransportError",
     "WebSocketClosed",
+    "use_cassette",
     "__version__",
 ]

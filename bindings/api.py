@@ -21,54 +21,31 @@ from pathlib import Path
 from typing import Any
 
 from sansio_core.call import Call
-from sansio_core.config.provider import ProviderEntry, provider_entries
-from sansio_core.errors import ConfigError
+from sansio_core.config.provider import ProviderEntry
 from sansio_core.response import ProviderResponse
-from sansio_core.targets import CoreTarget, build_target
+from sansio_core.targets import CoreTarget
 from sansio_core.timebase import Instant
 
 from ._async import driver as _async_driver
 from ._sync import driver as _sync_driver
 from .backends.base import AsyncBackend, AsyncStream, SyncStream
 from .backends.sync_backend import SyncBackend
-from .loader import load_sources, read_document
+from .building import build_core_target, select_entry
+from .loader import read_document
 from .pool import Pool, limit_from
-from .tls import check_params
 
 _system_random = random.SystemRandom()
 
 
-def select_entry(doc: Any, provider: str | None = None) -> ProviderEntry:
-    """Pick one provider entry (by id or label) out of a config document."""
-    entries = provider_entries(doc)
-    if not entries:
-        raise ConfigError("the config holds no provider entry")
-    if provider is None:
-        if len(entries) > 1:
-            names = ", ".join(e.label or e.id for e in entries)
-            raise ConfigError(f"the config holds {len(entries)} providers ({names}); choose one with provider=")
-        return entries[0]
-    for e in entries:
-        if provider in (e.id, e.label):
-            return e
-    names = ", ".join(e.label or e.id for e in entries)
-    raise ConfigError(f"no provider {provider!r} in the config (have: {names})")
-
-
-def build_core_target(entry: ProviderEntry, base_dir: str | os.PathLike[str] = ".",
-                      env: Mapping[str, str] | None = None) -> CoreTarget:
-    sources = load_sources(entry, str(base_dir), env)
-    # Each thread gets its own JavaScript context (QuickJS is single-threaded).
-    target: CoreTarget = build_target(entry, sources, owner=threading.get_ident)
-    if target.tls_params is not None:
-        try:
-            check_params(target.tls_params)
-        except ConfigError as err:
-            raise target.secrets.scrub_error(err) from None
-    return target
-
-
 class _Base:
+    # A ``promptwire.Cassette`` that records or replays this target's calls
+    # (``use_cassette``, docs/replay.md); ``None``: every call is live.
+    cassette: Any = None
+    # (provider entry, env, base_dir) the target was built from, when known: a
+    # cassette redacts the secrets the configuration holds, and replays on a twin
+    # core target so that replayed state (OAuth tokens) never reaches live calls.
+    _pw_source: tuple[ProviderEntry, Mapping[str, str], str] | None = None
+
     def __init__(self, core: CoreTarget, seed: int | None = None, *,
                  max_connections_per_origin: int | None = None, env: Mapping[str, str] | None = None) -> None:
         # Open connections per origin (queued FIFO beyond it); idle ones kept up to the same number.
@@ -87,8 +64,10 @@ class _Base:
         """Build from a provider entry (``{"id": ..., "config": {...}}``), a list, a
         promptfoo config with ``providers:``, or a bare id string."""
         entry = select_entry(config, provider)
-        return cls(build_core_target(entry, base_dir, env), seed,
-                   max_connections_per_origin=max_connections_per_origin, env=env)
+        target = cls(build_core_target(entry, base_dir, env), seed,
+                     max_connections_per_origin=max_connections_per_origin, env=env)
+        target._pw_source = (entry, dict(os.environ if env is None else env), str(base_dir))
+        return target
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, provider: str | None = None,
@@ -97,13 +76,30 @@ class _Base:
         """Build from a YAML or JSON file; ``file://`` paths resolve from its directory."""
         doc = read_document(path)
         entry = select_entry(doc, provider)
-        return cls(build_core_target(entry, Path(path).resolve().parent, env), seed,
-                   max_connections_per_origin=max_connections_per_origin, env=env)
+        base_dir = Path(path).resolve().parent
+        target = cls(build_core_target(entry, base_dir, env), seed,
+                     max_connections_per_origin=max_connections_per_origin, env=env)
+        target._pw_source = (entry, dict(os.environ if env is None else env), str(base_dir))
+        return target
 
     def share_rate_limit(self, parts: int) -> None:
         """This process is one of ``parts`` that share the target's rate limit."""
         if self._core.rate_limiter is not None:
             self._core.rate_limiter.split(parts)
+
+    def use_cassette(self, cassette: Any, **options: Any) -> Any:
+        """Record or replay this target's calls with a cassette (a path or a ``Cassette``;
+        ``options`` as ``Cassette``'s); ``None`` detaches it. Returns the cassette."""
+        from .cassette import Cassette
+
+        if cassette is not None and not isinstance(cassette, Cassette):
+            cassette = Cassette(cassette, **options)
+        self.cassette = cassette
+        return cassette
+
+    def _draw_seed(self) -> int:
+        with self._seed_lock:
+            return self._rng.getrandbits(64)
 
     @property
     def label(self) -> str:
@@ -139,6 +135,8 @@ class Target(_Base):
     def call(self, prompt: str, vars: Mapping[str, Any] | None = None,
              context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None) -> ProviderResponse:
         """Send one prompt; returns the ProviderResponse or raises a PromptwireError."""
+        if self.cassette is not None:
+            return self.cassette.call_sync(self, prompt, vars, context, timeout_ms)  # type: ignore[no-any-return]
         call = self._new_call(self._backend.now(), prompt, vars, context, timeout_ms)
         return _sync_driver.drive(call, self._backend, self._pool)
 
@@ -146,6 +144,9 @@ class Target(_Base):
                context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None
                ) -> Iterator[str | ProviderResponse]:
         """Yield text deltas while the response streams, then the ProviderResponse."""
+        if self.cassette is not None:
+            yield from self.cassette.stream_sync(self, prompt, vars, context, timeout_ms)
+            return
         call = self._new_call(self._backend.now(), prompt, vars, context, timeout_ms)
         yield from _sync_driver.run_call(call, self._backend, self._pool)
 
@@ -202,6 +203,8 @@ class AsyncTarget(_Base):
     async def call(self, prompt: str, vars: Mapping[str, Any] | None = None,
                    context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None
                    ) -> ProviderResponse:
+        if self.cassette is not None:
+            return await self.cassette.call_async(self, prompt, vars, context, timeout_ms)  # type: ignore[no-any-return]
         backend, pool = self._backend_pool()
         call = self._new_call(backend.now(), prompt, vars, context, timeout_ms)
         return await _async_driver.drive(call, backend, pool)
@@ -210,6 +213,10 @@ class AsyncTarget(_Base):
                      context: Mapping[str, Any] | None = None, *, timeout_ms: float | None = None
                      ) -> AsyncIterator[str | ProviderResponse]:
         """Yield text deltas while the response streams, then the ProviderResponse."""
+        if self.cassette is not None:
+            async for recorded in self.cassette.stream_async(self, prompt, vars, context, timeout_ms):
+                yield recorded
+            return
         backend, pool = self._backend_pool()
         call = self._new_call(backend.now(), prompt, vars, context, timeout_ms)
         async for item in _async_driver.run_call(call, backend, pool):

@@ -72,6 +72,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--stream", action="store_true",
                    help="print the text of a streamed answer (SSE / NDJSON) as it arrives (to stderr "
                         "with --json, so stdout stays one JSON document)")
+    c.add_argument("--record", metavar="CASSETTE",
+                   help="call the live target and write each call to this cassette file (docs/replay.md)")
+    c.add_argument("--record-mode", choices=("once", "new_episodes", "all"), default="all",
+                   help="with --record: all (default) rewrites the file with this run's calls, new_episodes "
+                        "replays known calls and appends new ones, once records only a missing file")
+    c.add_argument("--replay", metavar="CASSETTE",
+                   help="answer every call from this cassette, with no network; a call it does not hold "
+                        "fails (exit 1) with the closest recorded request and the difference")
     c.add_argument("--json", action="store_true",
                    help="print the ProviderResponse as JSON (promptfoo's camelCase keys); "
                         "{\"thrown\": message} when the call raised")
@@ -84,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
     add_bench_parser(sub)
+
+    k = sub.add_parser("cassette", help="inspect a cassette file",
+                       description="Work with cassettes written by --record or the pytest plugin.")
+    ksub = k.add_subparsers(dest="cassette_command", metavar="ACTION")
+    ks = ksub.add_parser("show", help="print each recorded exchange: requests, responses or frames, timing")
+    ks.add_argument("cassette", metavar="CASSETTE")
+    ks.add_argument("--lines", type=int, default=24, metavar="N", help="body lines shown per message (default 24)")
 
     m = sub.add_parser("mock", help="run the embedded mock LLM server on loopback",
                        description="Serve OpenAI-style, echo, status, streaming, fault and WebSocket "
@@ -244,11 +259,13 @@ def _json_line(doc: Any) -> str:
 
 def _print_summary(outcome: Outcome, prompt: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
     if isinstance(outcome, PromptwireError):
-        console.print(f"[bold red]error[/] ({outcome.category}): {outcome}", markup=True, highlight=False)
+        console.print(f"[bold red]error[/] ({outcome.category}): {escape(str(outcome))}", markup=True,
+                      highlight=False)
         return
     table = Table(show_header=False, box=None)
     table.add_row("prompt", prompt)
@@ -306,9 +323,17 @@ def cmd_call(args: argparse.Namespace) -> int:
         raise UsageError("--stream takes one --prompt, not --calls")
     cls = Target if args.binding == "sync" else AsyncTarget
     _log_to_stderr()
+    if args.record and args.replay:
+        raise UsageError("--record and --replay cannot be combined")
+    if args.replay and not Path(args.replay).is_file():
+        raise UsageError(f"--replay: no cassette file {args.replay}")
     # Build (and validate) before any call, so config errors exit 2 with no output.
     built = cls.from_file(args.config, provider=args.provider)
     _Scrub.redact = built.redact
+    if args.record:
+        built.use_cassette(args.record, record_mode=args.record_mode)
+    elif args.replay:
+        built.use_cassette(args.replay, record_mode="none")
     if args.stream:
         sink = sys.stderr if args.json else sys.stdout
         outcomes = [_stream_one(built, args.binding, calls[0], args.timeout_ms, sink)]
@@ -323,6 +348,19 @@ def cmd_call(args: argparse.Namespace) -> int:
             _print_summary(outcome, call.get("prompt", ""))
     sys.stdout.flush()
     return EXIT_CALL_FAILED if any(_failed(o) for o in outcomes) else EXIT_OK
+
+
+def cmd_cassette(args: argparse.Namespace) -> int:
+    from .cassette import CassetteError
+    from .cassette.show import show
+
+    if args.cassette_command != "show":
+        raise UsageError("cassette needs an action: show CASSETTE")
+    try:
+        sys.stdout.write(show(args.cassette, max_lines=max(1, args.lines)))
+    except CassetteError as exc:
+        raise UsageError(str(exc)) from None
+    return EXIT_OK
 
 
 def cmd_mock(args: argparse.Namespace) -> int:
@@ -345,7 +383,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
-        "call": cmd_call, "mock": cmd_mock, "demo": cmd_demo,
+        "call": cmd_call, "mock": cmd_mock, "demo": cmd_demo, "cassette": cmd_cassette,
     }
     from .bench import cmd_bench
     from .eval.command import cmd_eval

@@ -18,7 +18,8 @@ from sansio_core.config.provider import provider_entries
 from sansio_core.errors import PromptwireError
 from sansio_core.templating import TemplateEngine
 
-from .api import AsyncTarget, Target, build_core_target
+from .api import AsyncTarget, Target
+from .building import build_core_target
 from .loader import read_document
 from .mock import MockServer
 

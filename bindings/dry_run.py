@@ -132,7 +132,7 @@ def _network_pre_steps(entry: Any) -> list[str]:
 def dry_run(config: str, provider: str | None, prompt: str, vars_: dict[str, Any],
             env: dict[str, str] | None = None) -> dict[str, Any]:
     """Build the call and capture what it would write first; nothing leaves the process."""
-    from .api import build_core_target, select_entry
+    from .building import build_core_target, select_entry
     from .loader import read_document
 
     env = dict(os.environ if env is None else env)

@@ -38,7 +38,7 @@ class CallContext:
     never draw a random number), so jitter and boundaries replay.
     """
 
-    __slots__ = ("_next_conn", "_rng", "_seed", "env", "now", "start")
+    __slots__ = ("_next_conn", "_rng", "_seed", "env", "now", "on_resume", "start")
 
     def __init__(self, now: Instant, rng: random.Random | None = None, env: Mapping[str, str] | None = None,
                  start: Instant | None = None, *, seed: int = 0) -> None:
@@ -48,6 +48,9 @@ class CallContext:
         self.env: Mapping[str, str] = env if env is not None else {}
         self.start = start if start is not None else now
         self._next_conn = 0
+        # Told ``now`` before each step of the flow: a target points it at its
+        # JavaScript engine's clock so ``Date.now()`` is the call's (recorded) time.
+        self.on_resume: Callable[[Instant], None] | None = None
 
     @property
     def rng(self) -> random.Random:
@@ -132,6 +135,8 @@ class Call:
             raise self._unusable()
         if self._cleanup:
             return self._hand_out(self._cleanup.pop(0))
+        if self._ctx.on_resume is not None:
+            self._ctx.on_resume(self._ctx.now)
         try:
             if state is CallState.IDLE:
                 self.state = CallState.RUNNING

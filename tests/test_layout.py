@@ -169,10 +169,10 @@ def test_public_api_snapshot() -> None:
     import sansio_core
 
     assert sorted(promptwire.__all__) == sorted([
-        "AsyncTarget", "Cancelled", "ConfigError", "DeadlineExceeded", "FailureKind", "HttpStatusError",
+        "AsyncTarget", "Cancelled", "Cassette", "CassetteError", "ConfigError", "DeadlineExceeded", "FailureKind", "HttpStatusError",
         "LimitExceeded", "LocalError", "LocalProtocolError", "MockServer", "PromptwireError",
         "ProviderResponse", "RemoteError", "RemoteProtocolError", "RetriesExhausted", "Target",
-        "TemplateError", "TransformError", "TransportError", "WebSocketClosed", "__version__",
+        "TemplateError", "TransformError", "TransportError", "WebSocketClosed", "__version__", "use_cassette",
     ])
     for name in promptwire.__all__:
         assert getattr(promptwire, name) is not None

@@ -20,7 +20,8 @@ from sansio_core.errors import ConfigError, PromptwireError
 from sansio_core.templating import TemplateEngine
 
 from .. import workpool
-from ..api import AsyncTarget, build_core_target
+from ..api import AsyncTarget
+from ..building import build_core_target
 from .assertions import Grader
 from .config import EvalPlan, TestCase, load_plan
 

@@ -119,6 +119,7 @@ class HttpTarget:
         """A fresh call; drive it with a binding (or ``testing.run_against`` / ``testing.replay``)."""
         timeouts = self._timeouts if timeout_ms is None else self._timeouts.with_total(timeout_ms)
         ctx = CallContext(now=now, env=self._env, seed=seed)
+        ctx.on_resume = self._responses.js.set_clock
 
         def flow(c: CallContext) -> Flow:
             return self._flow(c, prompt, vars, context or {}, timeouts)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import quickjs
 
@@ -36,6 +36,9 @@ from ..limits import MAX_JSON_DEPTH
 from .jsvalue import UNDEFINED, check_json_depth
 from .limits import JsLimits
 from .prelude import PRELUDE
+
+if TYPE_CHECKING:
+    from ..timebase import Instant
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +120,9 @@ class JsEngine:
         self._sources: list[tuple[str, str]] = []
         self._contexts: dict[Hashable, tuple[Any, list[Any]]] = {}
         self._log: list[str] = []
+        # The wall clock (ms) user code sees, per owner, and what each context was last told.
+        self._clock: dict[Hashable, float] = {}
+        self._pushed: dict[Hashable, float] = {}
 
     # -- contexts ---------------------------------------------------------------------
 
@@ -165,6 +171,7 @@ class JsEngine:
         key = self._owner() if self._owner is not None else None
         entry = self._contexts.get(key)
         if entry is None:
+            self._pushed.pop(key, None)
             ctx = self._new_context()
             handles = [self._define(ctx, i, code, label) for i, (code, label) in enumerate(self._sources)]
             entry = (ctx, handles)
@@ -260,11 +267,24 @@ class JsEngine:
 
     # -- calling ----------------------------------------------------------------------
 
+    def set_clock(self, now: Instant) -> None:
+        """The time ``Date.now()`` / ``new Date()`` return in this owner's next calls.
+
+        ``Call`` hands in its ``now`` before each step of its flow (``CallContext.on_resume``),
+        so JavaScript sees the call's clock, and a replayed call the recorded one.
+        """
+        self._clock[self._owner() if self._owner is not None else None] = now.wall * 1000.0
+
     def call(self, fn: JsFunction, *args: Any, flags: int = 0) -> JsResult:
         """Call a compiled function. Arguments: str/int/float/bool/None, ``Json``,
         ``JSON_FROM_TEXT`` (first position only), or JSON-compatible containers."""
         ctx, handles = self._context()
         handle = handles[fn.index]
+        key = self._owner() if self._owner is not None else None
+        clock = self._clock.get(key)
+        if clock is not None and self._pushed.get(key) != clock:
+            ctx.set("__pw_clock_ms", clock)
+            self._pushed[key] = clock
         wire: list[Any] = []
         for i, arg in enumerate(args):
             if isinstance(arg, Json):

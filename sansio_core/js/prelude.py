@@ -69,6 +69,26 @@ PRELUDE = r"""
       ") is not available: promptwire runs transforms without host modules");
   });
 
+  // The clock user code sees (Date.now(), new Date()) is the call's wall time,
+  // which the host sets as __pw_clock_ms before a call (JsEngine.set_clock), so
+  // a replayed call sees the recorded time. Without it, the real clock.
+  const RealDate = Date;
+  const nowMs = () => {
+    const c = g.__pw_clock_ms;
+    return typeof c === "number" ? c : RealDate.now();
+  };
+  function PwDate() {
+    if (!new.target) return new RealDate(nowMs()).toString();
+    const args = arguments.length === 0 ? [nowMs()] : Array.prototype.slice.call(arguments);
+    return Reflect.construct(RealDate, args, new.target);
+  }
+  PwDate.prototype = RealDate.prototype;
+  PwDate.now = nowMs;
+  PwDate.parse = RealDate.parse;
+  PwDate.UTC = RealDate.UTC;
+  Object.defineProperty(RealDate.prototype, "constructor", { value: PwDate, writable: true, configurable: true });
+  g.Date = PwDate;
+
   const fns = [];
 
   // Results and errors become plain text here, inside the call, so a getter,

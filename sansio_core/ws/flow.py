@@ -127,9 +127,11 @@ class WsTarget:
         limits: Limits,
         env: Mapping[str, str],
         secrets: Secrets | None = None,
+        js: JsEngine | None = None,
     ) -> None:
         self.secrets = secrets if secrets is not None else Secrets()
         self.label = self.secrets.redact(label)
+        self._js = js
         self.config = config
         self._url_template = url_template
         self._static_url = static_url
@@ -203,6 +205,7 @@ class WsTarget:
             env=env,
             secrets=secrets if secrets is not None else Secrets.from_entry(
                 entry_id, label, raw_config, env, config_env),
+            js=js,
         )
 
     @property
@@ -222,6 +225,8 @@ class WsTarget:
     ) -> Call:
         """A fresh call; drive it with a binding (or ``ws_testing.run_ws_call`` in tests)."""
         ctx = CallContext(now=now, rng=random.Random(seed), env=self._env)
+        if self._js is not None:
+            ctx.on_resume = self._js.set_clock
         total_ms = self._timeout_ms if timeout_ms is None else float(timeout_ms)
 
         def flow(c: CallContext) -> Flow:

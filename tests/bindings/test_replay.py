@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from promptwire._sync import driver
-from promptwire.api import build_core_target, select_entry
 from promptwire.backends.sync_backend import SyncBackend
+from promptwire.building import build_core_target, select_entry
 from promptwire.pool import Pool
 
 from sansio_core import actions as A
