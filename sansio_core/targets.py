@@ -24,15 +24,18 @@ class CoreTarget(Protocol):
 
 
 def build_target(entry: ProviderEntry, sources: Sources, *,
-                 owner: Callable[[], Hashable] | None = None) -> CoreTarget:
-    """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config."""
+                 owner: Callable[[], Hashable] | None = None, http_codec: str | None = None) -> CoreTarget:
+    """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config.
+
+    ``http_codec``: ``h11``, ``httptools`` or ``auto``/None (the binding reads
+    ``PROMPTWIRE_HTTP_PARSER``)."""
     if entry.kind == "websocket":
 
         js = JsEngine(env=sources.env, owner=owner)
         return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label,
                                 config_env=entry.env, js=js)
 
-    return HttpTarget.compile(entry, sources, owner=owner)
+    return HttpTarget.compile(entry, sources, owner=owner, http_codec=http_codec)
 
 
 __all__ = ["CoreTarget", "build_target"]

@@ -28,6 +28,8 @@ from ..streams.http_stream import StreamDecoder
 from ..templating import TemplateEngine
 from ..timebase import Instant
 from .attempts import ATTEMPT_ERRORS, AttemptFlow, failed_attempt, run_attempts
+from .codec import HttpCodec
+from .codecs import get_codec
 from .exchange import RawResponse, exchange
 from .message import IDENTITY_HEADERS, UNCHANGED
 from .multipart import debug_summary
@@ -49,8 +51,10 @@ class HttpTarget:
     def __init__(self, *, label: str, config: Mapping[str, Any], tls: A.TlsParams | None, raw_mode: bool,
                  request_plan: RequestPlan, response_plan: ResponsePlan, retry: RetryPolicy,
                  timeouts: Timeouts, limits: Limits, env: Mapping[str, str], tools_vars: Mapping[str, Any],
-                 stream_deltas: bool = True, pre_steps: Sequence[PreStep] = ()) -> None:
+                 stream_deltas: bool = True, pre_steps: Sequence[PreStep] = (),
+                 http_codec: HttpCodec | None = None) -> None:
         self.label = label
+        self._http_codec = http_codec
         self._config = config
         headers = config.get("headers")
         self._configured_headers = frozenset(str(k).lower() for k in headers) if isinstance(
@@ -71,7 +75,8 @@ class HttpTarget:
         self._pre_steps: list[PreStep] = list(pre_steps)
 
     @classmethod
-    def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None) -> HttpTarget:
+    def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None,
+                http_codec: str | None = None) -> HttpTarget:
         """``owner`` (e.g. ``threading.get_ident``, passed by a binding) gives each
         thread its own JavaScript context; without it a target has one owner."""
 
@@ -93,13 +98,14 @@ class HttpTarget:
             env=env,
             tools_vars=tools_vars(config),
             pre_steps=compile_pre_steps(entry, sources, engine, js=response_plan.js),
+            http_codec=get_codec(http_codec),
         )
 
     def new_call(self, prompt: str, vars: Mapping[str, Any], context: Mapping[str, Any] | None, *,
                  now: Instant, seed: int, timeout_ms: float | None = None) -> Call:
         """A fresh call; drive it with a binding (or ``testing.run_against`` / ``testing.replay``)."""
         timeouts = self._timeouts if timeout_ms is None else self._timeouts.with_total(timeout_ms)
-        ctx = CallContext(now=now, env=self._env, seed=seed)
+        ctx = CallContext(now=now, env=self._env, seed=seed, http_codec=self._http_codec)
 
         def flow(c: CallContext) -> Flow:
             return self._flow(c, prompt, vars, context or {}, timeouts)
