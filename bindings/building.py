@@ -41,7 +41,8 @@ def build_core_target(entry: ProviderEntry, base_dir: str | os.PathLike[str] = "
                       env: Mapping[str, str] | None = None) -> CoreTarget:
     sources = load_sources(entry, str(base_dir), env)
     # Each thread gets its own JavaScript context (QuickJS is single-threaded).
-    target: CoreTarget = build_target(entry, sources, owner=threading.get_ident)
+    target: CoreTarget = build_target(entry, sources, owner=threading.get_ident,
+                                      http_codec=os.environ.get("PROMPTWIRE_HTTP_PARSER"))
     if target.tls_params is not None:
         try:
             check_params(target.tls_params)

@@ -24,6 +24,7 @@ from typing import Any
 from . import actions as A
 from . import events as E
 from .errors import Cancelled, LocalProtocolError, PromptwireError
+from .http.codec import HttpCodec
 from .response import ProviderResponse
 from .timebase import Instant
 
@@ -38,11 +39,13 @@ class CallContext:
     never draw a random number), so jitter and boundaries replay.
     """
 
-    __slots__ = ("_next_conn", "_rng", "_seed", "env", "now", "on_resume", "start")
+    __slots__ = ("_next_conn", "_rng", "_seed", "env", "http_codec", "now", "on_resume", "start")
 
     def __init__(self, now: Instant, rng: random.Random | None = None, env: Mapping[str, str] | None = None,
-                 start: Instant | None = None, *, seed: int = 0) -> None:
+                 start: Instant | None = None, *, seed: int = 0, http_codec: HttpCodec | None = None) -> None:
         self.now = now
+        # The HTTP/1.1 codec (None: ``http.codecs.DEFAULT``), chosen by the binding.
+        self.http_codec = http_codec
         self._rng = rng
         self._seed = seed
         self.env: Mapping[str, str] = env if env is not None else {}

@@ -34,16 +34,19 @@ class CoreTarget(Protocol):
 
 
 def build_target(entry: ProviderEntry, sources: Sources, *,
-                 owner: Callable[[], Hashable] | None = None) -> CoreTarget:
+                 owner: Callable[[], Hashable] | None = None, http_codec: str | None = None) -> CoreTarget:
     """An ``HttpTarget`` or ``WsTarget``, compiled once; ``ConfigError`` on a bad config
-    (its message scrubbed of the entry's secrets, like every later message)."""
+    (its message scrubbed of the entry's secrets, like every later message).
+
+    ``http_codec``: ``h11``, ``httptools`` or ``auto``/None (the binding reads
+    ``PROMPTWIRE_HTTP_PARSER``)."""
     secrets = Secrets.from_entry(entry.id, entry.label, entry.raw_config, sources.env, entry.env)
     try:
         if entry.kind == "websocket":
             js = JsEngine(env=sources.env, owner=owner)
             return WsTarget.compile(entry.id, entry.raw_config, sources, sources.env, label=entry.label,
                                     config_env=entry.env, js=js, secrets=secrets)
-        return HttpTarget.compile(entry, sources, owner=owner, secrets=secrets)
+        return HttpTarget.compile(entry, sources, owner=owner, secrets=secrets, http_codec=http_codec)
     except PromptwireError as err:
         raise secrets.scrub_error(err) from None
 

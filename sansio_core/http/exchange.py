@@ -1,18 +1,16 @@
-"""One HTTP/1.1 request/response exchange over ``h11``, as a sub-flow of a call.
+"""One HTTP/1.1 request/response exchange, as a sub-flow of a call.
 
-h11 does all framing; this module only moves bytes between h11 and the
-action/event vocabulary, enforces our limits and deadlines, and decides
-whether the socket may go back to the pool (h11's DONE/DONE states). Each
-exchange gets a fresh ``h11.Connection``: connection reuse is the binding's
-pool, not h11's cycle, so one pooled socket never carries stale state.
+The codec (``codec.py``: h11 or httptools, the call context's choice) does all
+framing; this module only moves bytes between the codec and the action/event
+vocabulary, enforces our limits and deadlines, and passes on the codec's
+keep-alive decision. Each exchange gets a fresh parser: connection reuse is
+the binding's pool, so one pooled socket never carries stale state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
-
-import h11
 
 from .. import actions as A
 from .. import events as E
@@ -28,8 +26,10 @@ from ..errors import (
 )
 from ..limits import Limits
 from ..transport import transport_error
-from .message import header_bytes
+from . import codecs
+from .codec import END, ParseError, ResponseReader, ResponseStart
 from .prepared import PreparedRequest
+from .request_bytes import encode_request
 
 SubFlow = Generator[A.Action, "E.Event | None", "RawResponse"]
 # Receives each decoded chunk of the body as it arrives and returns text
@@ -66,20 +66,6 @@ class RawResponse:
     done_at: float
 
 
-def encode_request(conn: h11.Connection, req: PreparedRequest) -> bytes:
-    """The request head and body as bytes, validated by h11 (our error on failure)."""
-    try:
-        headers = [(k.encode("ascii"), header_bytes(v)) for k, v in req.headers]
-        out = conn.send(h11.Request(method=req.method.encode("ascii"), target=req.target.encode("ascii"),
-                                    headers=headers))
-        if req.body:
-            out += conn.send(h11.Data(data=req.body))
-        out += conn.send(h11.EndOfMessage())
-    except (h11.LocalProtocolError, UnicodeEncodeError) as exc:
-        raise LocalProtocolError(f"cannot send this request: {exc}") from None
-    return out or b""
-
-
 def exchange(
     ctx: CallContext,
     req: PreparedRequest,
@@ -107,9 +93,8 @@ def exchange(
         raise transport_error(f"cannot connect to {_origin(req)}", event)
     reused = expect(event, E.Opened).reused
 
-    h = h11.Connection(h11.CLIENT, max_incomplete_event_size=limits.max_response_head)
     try:
-        data = encode_request(h, req)
+        data = encode_request(req)
     except LocalProtocolError:
         yield A.Release(conn_id, reusable=True)
         raise
@@ -127,35 +112,20 @@ def exchange(
     sent_at = ctx.now.mono
     clock.request_sent(ctx.now)
 
-    started = eof = False
+    codec = ctx.http_codec or codecs.DEFAULT
+    reader = ResponseReader(codec, head_request=req.method == "HEAD", max_head=limits.max_response_head,
+                            request_close=_asks_close(req))
+    started = False
     first_byte_at = sent_at
     head: ResponseHead | None = None
     listener: BodyListener | None = None
     body = bytearray()
     max_body = limits.max_response_body
-    while True:
-        try:
-            ev = h.next_event()
-        except h11.RemoteProtocolError as exc:
-            yield A.Close(conn_id)
-            if eof:
-                raise _eof_error(started, reused) from None
-            raise RemoteProtocolError(f"invalid HTTP response from {_origin(req)}: {exc}") from None
-        if ev is h11.NEED_DATA:
-            event = yield A.Read(conn_id, limits.read_chunk, clock.read_deadline(ctx.now, started))
-            if isinstance(event, E.Received):
-                if not event.data and h.their_state is not h11.SEND_BODY:
-                    # EOF where h11 cannot end the message: before any byte,
-                    # or inside the head. (Inside a body h11 decides: a
-                    # close-delimited body ends here, a framed one is cut.)
-                    yield A.Close(conn_id)
-                    raise _eof_error(started, reused)
-                eof = not event.data
-                if event.data and not started:
-                    started = True
-                    first_byte_at = ctx.now.mono
-                h.receive_data(event.data)
-                continue
+    read_chunk = limits.read_chunk
+    done = False
+    while not done:
+        event = yield A.Read(conn_id, read_chunk, clock.read_deadline(ctx.now, started))
+        if type(event) is not E.Received:
             yield A.Close(conn_id)
             if isinstance(event, E.TimedOut):
                 name, ms = clock.which(ctx.now, "read", started)
@@ -164,34 +134,54 @@ def exchange(
             failed = expect(event, E.ReadFailed)
             raise transport_error("reading the response failed", failed, response_started=started,
                                   reused=reused)
-        if isinstance(ev, h11.Response):
-            head = ResponseHead(
-                ev.status_code,
-                ev.reason.decode("latin-1"),
-                # h11 hands names over lower-cased already.
-                tuple((k.decode("ascii"), v.decode("latin-1")) for k, v in ev.headers),
-            )
-            if on_head is not None:
-                listener = on_head(head)
-        elif isinstance(ev, h11.Data):
-            if len(body) + len(ev.data) > max_body:
-                yield A.Close(conn_id)
-                raise LimitExceeded(f"response body exceeds {max_body} bytes (limits.max_response_body)")
-            body += ev.data
-            if listener is not None:
-                for delta in listener(bytes(ev.data)):
-                    yield A.Emit(delta)
-        elif isinstance(ev, (h11.EndOfMessage, h11.ConnectionClosed)):
-            break
-        # InformationalResponse (1xx) is skipped: the final response follows.
+        chunk = event.data
+        try:
+            if chunk:
+                if not started:
+                    started = True
+                    first_byte_at = ctx.now.mono
+                got = reader.feed(chunk)
+            else:
+                # EOF: a close-delimited body ends here; anywhere else the
+                # response was cut (before any byte, in the head, in a framed body).
+                if not reader.in_body:
+                    yield A.Close(conn_id)
+                    raise _eof_error(started, reused)
+                got = reader.feed_eof()
+        except ParseError as exc:
+            yield A.Close(conn_id)
+            if not chunk:
+                raise _eof_error(started, reused) from None
+            raise RemoteProtocolError(f"invalid HTTP response from {_origin(req)}: {exc}") from None
+        for ev in got:
+            if type(ev) is bytes:
+                if len(body) + len(ev) > max_body:
+                    yield A.Close(conn_id)
+                    raise LimitExceeded(f"response body exceeds {max_body} bytes (limits.max_response_body)")
+                body += ev
+                if listener is not None:
+                    for delta in listener(ev):
+                        yield A.Emit(delta)
+            elif ev is END:
+                done = True
+                break
+            else:
+                assert isinstance(ev, ResponseStart)
+                head = ResponseHead(ev.status, ev.reason, ev.headers)
+                if on_head is not None:
+                    listener = on_head(head)
     assert head is not None
-    # Bytes after the end of the response are nothing we asked for (a server
-    # that answers twice, or smuggles a second response): never reuse such a
-    # connection, or the next call would read them as its answer.
-    reusable = h.our_state is h11.DONE and h.their_state is h11.DONE and not h.trailing_data[0]
-    yield A.Release(conn_id, reusable=reusable)
+    # reader.reusable: HTTP/1.1, framed, no Connection: close, and nothing after
+    # the response (a server that answers twice never gets its extra bytes read
+    # as the next call's answer).
+    yield A.Release(conn_id, reusable=reader.reusable)
     return RawResponse(head.status, head.reason, head.headers, bytes(body), reused,
                        sent_at, first_byte_at, ctx.now.mono)
+
+
+def _asks_close(req: PreparedRequest) -> bool:
+    value = req.header("connection")
+    return value is not None and "close" in value.lower()
 
 
 def _eof_error(started: bool, reused: bool) -> TransportError:

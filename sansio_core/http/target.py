@@ -32,6 +32,8 @@ from ..streams.http_stream import StreamDecoder
 from ..templating import TemplateEngine
 from ..timebase import Instant
 from .attempts import ATTEMPT_ERRORS, AttemptFlow, failed_attempt, run_attempts
+from .codec import HttpCodec
+from .codecs import get_codec
 from .exchange import BodyListener, RawResponse, ResponseHead, exchange
 from .message import IDENTITY_HEADERS, UNCHANGED
 from .multipart import debug_summary
@@ -55,10 +57,12 @@ class HttpTarget:
                  request_plan: RequestPlan, response_plan: ResponsePlan, retry: RetryPolicy,
                  timeouts: Timeouts, limits: Limits, env: Mapping[str, str], tools_vars: Mapping[str, Any],
                  stream_deltas: bool = True, pre_steps: Sequence[PreStep] = (),
-                 secrets: Secrets | None = None, rate_limiter: RateLimiter | None = None) -> None:
+                 secrets: Secrets | None = None, rate_limiter: RateLimiter | None = None,
+                 http_codec: HttpCodec | None = None) -> None:
         self.secrets = secrets if secrets is not None else Secrets()
         self.label = self.secrets.redact(label)
         self.rate_limiter = rate_limiter
+        self._http_codec = http_codec
         self._config = config
         headers = config.get("headers")
         self._configured_headers = frozenset(str(k).lower() for k in headers) if isinstance(
@@ -80,7 +84,7 @@ class HttpTarget:
 
     @classmethod
     def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None,
-                secrets: Secrets | None = None) -> HttpTarget:
+                secrets: Secrets | None = None, http_codec: str | None = None) -> HttpTarget:
         """``owner`` (e.g. ``threading.get_ident``, passed by a binding) gives each
         thread its own JavaScript context; without it a target has one owner.
         ``secrets``: the entry's (``Secrets.from_entry``), collected here when absent."""
@@ -107,6 +111,7 @@ class HttpTarget:
             pre_steps=compile_pre_steps(entry, sources, engine, js=response_plan.js),
             secrets=secrets,
             rate_limiter=RateLimiter.from_config(config),
+            http_codec=get_codec(http_codec),
         )
 
     @property
@@ -118,7 +123,7 @@ class HttpTarget:
                  now: Instant, seed: int, timeout_ms: float | None = None) -> Call:
         """A fresh call; drive it with a binding (or ``testing.run_against`` / ``testing.replay``)."""
         timeouts = self._timeouts if timeout_ms is None else self._timeouts.with_total(timeout_ms)
-        ctx = CallContext(now=now, env=self._env, seed=seed)
+        ctx = CallContext(now=now, env=self._env, seed=seed, http_codec=self._http_codec)
         ctx.on_resume = self._responses.js.set_clock
 
         def flow(c: CallContext) -> Flow:
