@@ -109,6 +109,14 @@ PRELUDE = r"""
     try {
       return String(e);
     } catch (x) {
+      // Out of memory, String(e) cannot allocate either: name it from the
+      // error's own (already allocated) message, so the engine reports the
+      // memory limit rather than an unprintable value.
+      try {
+        if (e instanceof InternalError && e.message === "out of memory") return "InternalError: out of memory";
+      } catch (y) {
+        // a hostile message getter: fall through
+      }
       return "a thrown value that cannot be shown as text";
     }
   };
