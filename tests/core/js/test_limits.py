@@ -29,8 +29,9 @@ def test_time_limit() -> None:
 
 def test_memory_limit() -> None:
     with pytest.raises(JsError, match=r"JavaScript exceeded the memory limit \(8 MiB\)") as info:
-        run("(() => { const a = []; while (true) a.push('x'.repeat(1000)); })()",
-            JsLimits(memory=8 * 1024 * 1024))
+        # One allocation past the limit. (Many small ones that exhaust the heap can
+        # crash the quickjs extension itself, a known defect noted in docs/transforms.md.)
+        run("(() => 'x'.repeat(64 * 1024 * 1024).length)()", JsLimits(memory=8 * 1024 * 1024))
     assert info.value.kind == "memory"
 
 
