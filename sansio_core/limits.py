@@ -61,6 +61,12 @@ MAX_WS_MESSAGE = 16 * 1024 * 1024
 # a peer that stopped reading. Seconds.
 WS_CLOSE_GRACE = 0.5
 
+# The WebSocket handshake response (status line + headers, and what a refusal
+# sends before its body). wsproto hands the bytes to h11, whose own default is
+# 16 KiB; the handshake crosses the same gateways as an HTTP response, so it
+# gets the same allowance as ``MAX_RESPONSE_HEAD``, checked by us.
+MAX_WS_HANDSHAKE = MAX_RESPONSE_HEAD
+
 # Nesting depth of JSON the server sends (bodies, SSE/NDJSON values, WebSocket
 # messages, OAuth and session answers). Real API payloads nest a dozen levels;
 # Python's parser recurses once per level and raises RecursionError near
@@ -194,6 +200,7 @@ class Limits:
     max_sse_event: int = MAX_SSE_EVENT
     max_ndjson_line: int = MAX_NDJSON_LINE
     max_ws_message: int = MAX_WS_MESSAGE
+    max_ws_handshake: int = MAX_WS_HANDSHAKE
     max_rendered_template: int = MAX_RENDERED_TEMPLATE
     max_json_depth: int = MAX_JSON_DEPTH
     max_oauth_tokens: int = MAX_OAUTH_TOKENS

@@ -1,4 +1,4 @@
-"""Which pre-steps an HTTP provider entry needs, compiled once per target.
+"""Which pre-steps a provider entry needs, compiled once per target.
 
 The one place that knows every kind of step, so the step modules themselves
 depend only on the ``prestep`` base, never on each other.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..actions import TlsParams
 from ..config.http import FileAuth, OAuthAuth
 from ..config.tls import tls_params
 from ..js.engine import JsEngine
@@ -28,11 +29,7 @@ def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine
     """
     config = entry.http
     tls = tls_params(config, sources)
-    steps: list[PreStep] = []
-    if isinstance(config.auth, OAuthAuth):
-        steps.append(OAuthStep.compile(config.auth, engine, tls=tls))
-    elif isinstance(config.auth, FileAuth):
-        steps.append(FileAuthStep.compile(config.auth, sources, js=js))
+    steps = compile_auth_steps(config.auth, sources, engine, tls=tls, js=js)
     # Signatures (spec 15) come between the token and the session.
     if config.signatureAuth is not None:
         steps.append(SignatureStep.compile(config.signatureAuth, sources, engine))
@@ -42,4 +39,16 @@ def compile_pre_steps(entry: Any, sources: Sources, engine: Any, *, js: JsEngine
     return steps
 
 
-__all__ = ["compile_pre_steps"]
+def compile_auth_steps(auth: Any, sources: Sources, engine: Any, *, tls: TlsParams | None,
+                       js: JsEngine | None = None) -> list[PreStep]:
+    """The token step of an ``auth`` block (OAuth or file auth; none for the static
+    kinds), for any target: the WebSocket handshake uses it too. ``tls`` is the
+    target's ``tls`` block, which the OAuth token request also uses."""
+    if isinstance(auth, OAuthAuth):
+        return [OAuthStep.compile(auth, engine, tls=tls)]
+    if isinstance(auth, FileAuth):
+        return [FileAuthStep.compile(auth, sources, js=js)]
+    return []
+
+
+__all__ = ["compile_auth_steps", "compile_pre_steps"]

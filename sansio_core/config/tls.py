@@ -301,11 +301,17 @@ def tls_for(base: TlsParams | None, req: PreparedRequest) -> TlsParams | None:
     call does not rebuild the settings (or miss the binding's context cache)."""
     if req.scheme != "https":
         return None
+    return tls_for_host(base, req.host)
+
+
+def tls_for_host(base: TlsParams | None, host: str) -> TlsParams:
+    """The TLS settings for a connection to ``host`` (``https``, ``wss``): SNI from
+    the host unless ``tls.servername`` is set."""
     if base is None:
-        return _with_host(_DEFAULT, req.host)
-    return base if base.server_name else _with_host(base, req.host)
+        return _with_host(_DEFAULT, host)
+    return base if base.server_name else _with_host(base, host)
 
 
 _DEFAULT = TlsParams(server_name="")
 
-__all__ = ["JKS_PREFIX", "SECURE_PROTOCOLS", "TLS13_SUITES", "TLS_PATH_KEYS", "tls_for", "tls_params"]
+__all__ = ["JKS_PREFIX", "SECURE_PROTOCOLS", "TLS13_SUITES", "TLS_PATH_KEYS", "tls_for", "tls_for_host", "tls_params"]

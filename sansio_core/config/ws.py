@@ -17,6 +17,7 @@ from typing import Any, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigError
+from .http import Auth, TlsConfig
 from .timeouts import request_timeout_ms
 
 Code = Union[str, Callable[..., Any]]
@@ -37,9 +38,17 @@ class WsConfig(BaseModel):
     timeoutMs: float | None = None
     headers: dict[str, str] | None = None
     protocols: str | list[str] | None = None
-    # Read by promptfoo's evaluator, not by the provider: accepted so configs
-    # load, and applied by whatever retries calls (the provider never does).
-    maxRetries: int | None = None
+    # promptfoo's evaluator reads it; promptwire also retries a failed
+    # handshake (429, transient 5xx, network errors) under the HTTP retry
+    # policy with this many retries (``ws.handshake``).
+    maxRetries: int | None = Field(default=None, ge=0)
+    # promptwire extensions (WebSocket parity with HTTP, user-asks D/G): the
+    # HTTP ``auth`` and ``tls`` blocks, applied to the handshake and to wss://.
+    auth: Auth | None = None
+    tls: TlsConfig | None = None
+    # Longest wait for the next frame once the handshake is done (ms); the
+    # total ``timeoutMs`` still bounds the whole call.
+    idleTimeoutMs: float | None = Field(default=None, gt=0)
     # promptwire extension (user-asks H.19): a connection-rate cap shared by
     # every concurrent call of the target (``ratelimit.RateLimiter``).
     maxRequestsPerSecond: float | None = Field(default=None, gt=0)

@@ -39,8 +39,11 @@ def run_attempts(
     attempt: Callable[[], AttemptFlow[T]],
     *,
     veto: Callable[[], str | None] | None = None,
+    deadline: float | None = None,
 ) -> Generator[A.Action, E.Event | None, tuple[T, int]]:
     """Run ``attempt`` until the policy accepts a result; returns it and the attempt count.
+
+    ``deadline`` (absolute monotonic): no retry is made that could not start before it.
 
     ``veto`` may forbid retrying a failed attempt (it returns the reason), e.g.
     when part of that attempt's text already reached the caller.
@@ -49,7 +52,7 @@ def run_attempts(
     counted = 0
     while True:
         outcome, result, failure = yield from attempt()
-        decision = decide(policy, counted, outcome, ctx.now, ctx.rng, history=history)
+        decision = decide(policy, counted, outcome, ctx.now, ctx.rng, history=history, deadline=deadline)
         if decision.retry:
             why_not = veto() if veto is not None and failure is not None else None
             if why_not:

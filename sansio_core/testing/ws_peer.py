@@ -69,6 +69,12 @@ class ScriptedWsServer:
     # Raw response to the upgrade request instead of wsproto's (broken servers).
     raw_handshake_response: bytes | None = None
     refuse_connect: FailureKind | None = None
+    # Each connection is a new peer (retries reconnect): the first
+    # ``len(reject_first)`` handshakes are refused with these statuses (and
+    # ``reject_headers``, e.g. Retry-After), the first ``refuse_first`` opens fail.
+    reject_first: Sequence[int] = ()
+    reject_headers: Sequence[tuple[bytes, bytes]] = ()
+    refuse_first: int = 0
     # -- observations --
     request: Request | None = None
     request_headers: list[tuple[str, str]] = field(default_factory=list)
@@ -77,6 +83,8 @@ class ScriptedWsServer:
     client_close_reason: str | None = None
     pongs: list[bytes] = field(default_factory=list)
     protocol_error: str | None = None
+    opens: int = 0
+    handshakes: list[float] = field(default_factory=list)  # when each upgrade request arrived
 
 
 @dataclass
@@ -175,6 +183,8 @@ class _Peer:
 
     def _handshake(self, event: Request) -> None:
         s = self.script
+        refused = len(s.handshakes)
+        s.handshakes.append(self.now)
         s.request = event
         s.request_headers = [
             (k.decode("latin-1"), v.decode("latin-1")) for k, v in event.extra_headers
@@ -182,10 +192,11 @@ class _Peer:
         if s.raw_handshake_response is not None:
             self.queue.append((self.now, s.raw_handshake_response))
             return
-        if s.reject_status is not None:
+        status = s.reject_first[refused] if refused < len(s.reject_first) else s.reject_status
+        if status is not None:
             out = self.ws.send(
-                RejectConnection(status_code=s.reject_status, has_body=True,
-                                 headers=[(b"content-type", b"text/plain")])
+                RejectConnection(status_code=status, has_body=True,
+                                 headers=[(b"content-type", b"text/plain"), *s.reject_headers])
             )
             out += self.ws.send(RejectData(data=s.reject_body, body_finished=True))
             self.queue.append((self.now, out))
@@ -218,23 +229,32 @@ class WsPeer:
     def __init__(self, server: ScriptedWsServer, start: float, read_size: int | None) -> None:
         self.server = server
         self.peer = _Peer(server, start)
+        self.peers: dict[int, _Peer] = {}
         self.read_size = read_size
         self.closed_by_client = False
 
     def open(self, action: A.Open, clock: VirtualClock) -> E.Event:
+        self.server.opens += 1
         if self.server.refuse_connect is not None:
             return E.OpenFailed(action.conn, self.server.refuse_connect, "scripted")
+        if self.server.opens <= self.server.refuse_first:
+            return E.OpenFailed(action.conn, FailureKind.REFUSED, "scripted")
+        if self.peers:  # a later connection talks to a fresh server-side peer
+            self.peer = _Peer(self.server, clock.now.mono)
+        self.peers[action.conn] = self.peer
         return E.Opened(action.conn)
 
     def write(self, action: A.Write, clock: VirtualClock) -> E.Event:
-        self.peer.now = clock.now.mono
-        self.peer.receive(action.data)
+        peer = self.peers.get(action.conn, self.peer)
+        peer.now = clock.now.mono
+        peer.receive(action.data)
         return E.Written(action.conn)
 
     def read(self, action: A.Read, clock: VirtualClock) -> E.Event:
-        self.peer.now = max(self.peer.now, clock.now.mono)
-        event = _read(self.peer, action, self.read_size)
-        clock.advance_to(self.peer.now)
+        peer = self.peers.get(action.conn, self.peer)
+        peer.now = max(peer.now, clock.now.mono)
+        event = _read(peer, action, self.read_size)
+        clock.advance_to(peer.now)
         return event
 
     def close(self, conn: int) -> None:

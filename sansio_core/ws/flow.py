@@ -12,7 +12,10 @@ hides the cause, this flow does not (spec README, ws-provider-spec 13-14):
 * handshake headers are templates rendered per call, like the URL;
 * a binary frame whose payload is UTF-8 is read like a text frame.
 
-``timeoutMs`` is one total deadline on every action of the call.
+``timeoutMs`` is one total deadline on every action of the call;
+``idleTimeoutMs`` bounds each wait for a frame after the handshake. The
+handshake takes the HTTP provider's ``auth`` and ``tls`` blocks and its retry
+policy (``ws.handshake``); reads and writes are ``ws.io``.
 """
 
 from __future__ import annotations
@@ -25,34 +28,35 @@ from typing import Any
 from .. import actions as A
 from .. import events as E
 from .._version import __version__
-from ..call import Call, CallContext, Flow, expect
+from ..call import Call, CallContext, Flow
 from ..config.provider import WS_IDS
+from ..config.timeouts import Timeouts
+from ..config.tls import tls_for_host, tls_params
 from ..config.ws import WsConfig, load_ws_config
 from ..errors import (
     ConfigError,
-    DeadlineExceeded,
-    HttpStatusError,
     PromptwireError,
     TargetReportedError,
     TemplateError,
     TransformError,
-    WebSocketClosed,
 )
 from ..hooks import Hook, HookResult, compile_ws_hook
 from ..http.message import check_header_name, check_header_value, header_bytes
+from ..http.retry import RetryPolicy
 from ..js.engine import UNDEFINED, JsEngine
 from ..js.jsvalue import check_json_depth, is_undefined, js_string, normalize_result
 from ..js.jsvalue import js_truthy as truthy
-from ..limits import MAX_JSON_DEPTH, WS_CLOSE_GRACE, Limits
+from ..limits import MAX_JSON_DEPTH, Limits
 from ..ratelimit import RateLimiter, wait_for_token
 from ..redaction import Secrets
 from ..response import ProviderResponse
 from ..sources import Sources
 from ..templating import TemplateEngine
 from ..timebase import Instant
-from ..transport import failure_detail, transport_error
+from .handshake import HandshakeAuth, HandshakeRequest, open_socket, with_query_param
+from .io import WsIo, goodbye, next_message
 from .url import WsUrl, parse_ws_url, redact_url
-from .wire import ABNORMAL, Accepted, Closed, Failed, Feed, Rejected, WsMessage, WsWire
+from .wire import WsMessage
 
 # Handshake headers wsproto writes itself; a configured value would be a
 # duplicate or a lie (Node's ``ws`` overrides them the same way).
@@ -63,8 +67,6 @@ _HANDSHAKE_OWNED = frozenset(
 # set ``output`` complete with this error.
 _INITIAL_ACCUMULATOR = {"error": "unknown error occurred"}
 _STREAM_PREFIX = "Error executing streamResponse function: "
-# Statuses promptfoo keeps in its message and its scheduler retries.
-_RETRYABLE_HANDSHAKE = frozenset({429, 502, 503, 504})
 
 
 def parse_json_like_js(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -128,7 +130,14 @@ class WsTarget:
         env: Mapping[str, str],
         secrets: Secrets | None = None,
         js: JsEngine | None = None,
+        tls: A.TlsParams | None = None,
+        auth: HandshakeAuth | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
+        self._tls = tls
+        self._auth = auth if auth is not None else HandshakeAuth(None, [])
+        self._retry = retry if retry is not None else RetryPolicy.from_config(config.maxRetries, env)
+        self._timeouts = Timeouts.build(env, total_ms=timeout_ms)
         self.secrets = secrets if secrets is not None else Secrets()
         self.label = self.secrets.redact(label)
         self._js = js
@@ -184,6 +193,8 @@ class WsTarget:
             check_header_name(name, f"headers.{name}")
         js = js or JsEngine(env=env)
         stream = compile_ws_hook("streamResponse", config.streamResponse, sources, js)
+        tls = tls_params(config, sources)
+        auth = HandshakeAuth.compile(config.auth, sources, engine, tls=tls, js=js)
         transform = None
         if stream is None:
             if config.transformResponse:
@@ -206,12 +217,15 @@ class WsTarget:
             secrets=secrets if secrets is not None else Secrets.from_entry(
                 entry_id, label, raw_config, env, config_env),
             js=js,
+            tls=tls,
+            auth=auth,
+            retry=RetryPolicy.from_config(config.maxRetries, env),
         )
 
     @property
     def tls_params(self) -> A.TlsParams | None:
-        """WebSocket targets have no ``tls`` options (SNI from each URL)."""
-        return None
+        """The ``tls`` block's settings (before SNI), for a binding to check when it builds."""
+        return self._tls
 
     def new_call(
         self,
@@ -258,10 +272,13 @@ class WsTarget:
         host = url.host_header
         offered = list(self._subprotocols)
         out: list[tuple[str, bytes]] = []
+        auth = self._auth.header(values)
         seen: set[str] = set()
         for name, template in self._headers:
-            value = check_header_value(name, self._render(template, values, f"headers.{name}"))
             low = name.lower()
+            if auth is not None and low == auth[0]:
+                continue  # the auth block's header replaces it, as for HTTP
+            value = check_header_value(name, self._render(template, values, f"headers.{name}"))
             seen.add(low)
             if low == "host":
                 host = value.strip()
@@ -274,14 +291,30 @@ class WsTarget:
             if low in _HANDSHAKE_OWNED:
                 continue
             out.append((name, header_bytes(value)))
-        auth = url.basic_auth()
-        if auth and "authorization" not in seen:
-            out.append(("Authorization", auth.encode("latin-1")))
+        if auth is not None:
+            check_header_name(auth[0], "auth")
+            seen.add(auth[0])
+            out.append((auth[0], header_bytes(check_header_value(auth[0], auth[1]))))
+            self.secrets.learn([auth[1]])
+        url_auth = url.basic_auth()
+        if url_auth and "authorization" not in seen:
+            out.append(("Authorization", url_auth.encode("latin-1")))
         if "user-agent" not in seen:
             out.append(("User-Agent", f"promptwire/{__version__}".encode("ascii")))
         return host, out, offered
 
     # -- the flow --------------------------------------------------------------------
+
+    def _request(self, values: Mapping[str, Any]) -> HandshakeRequest:
+        url = self._url(values)
+        host, headers, offered = self._handshake_headers(values, url)
+        target = url.target
+        pair = self._auth.query(values)
+        if pair is not None:
+            self.secrets.learn([pair[1]])
+            target = with_query_param(target, pair)
+        tls = tls_for_host(self._tls, url.host) if url.tls else None
+        return HandshakeRequest(url, tls, host, target, headers, offered)
 
     def _flow(
         self,
@@ -294,76 +327,46 @@ class WsTarget:
         # The wait for a rate-limit token is not part of the call's deadline.
         yield from wait_for_token(self.rate_limiter, ctx)
         deadline = ctx.now.after(total_ms / 1000.0)
-        values = {**vars, "prompt": prompt}
-        url = self._url(values)
+        values: dict[str, Any] = {**vars, "prompt": prompt}
+        if self._auth.steps:
+            added = yield from self._auth.run_steps(ctx, values, context or {}, self._timeouts.with_total(total_ms),
+                                                    self._limits)
+            token = added.get("token")
+            if isinstance(token, str):  # secret before any code or message sees it
+                self.secrets.learn([token])
+            values.update(added)
+        req = self._request(values)
         message = self._render(self._message, values, "messageTemplate")
-        host, headers, offered = self._handshake_headers(values, url)
-
-        conn = ctx.new_conn()
-        wire = WsWire(self._limits.max_ws_message)
-        tls = A.TlsParams(server_name=url.host) if url.tls else None
-        event = yield A.Open(conn, url.scheme, url.host, url.port, tls, deadline, reuse_ok=False)
-        event = expect(event, E.Opened, E.OpenFailed, E.TimedOut)
-        if isinstance(event, E.TimedOut):
-            raise DeadlineExceeded(f"WebSocket request timed out after {_ms(total_ms)}ms (while connecting)")
-        if isinstance(event, E.OpenFailed):
-            raise transport_error(f"WebSocket connection failed ({event.kind.value.upper()})", event)
-
+        sock = yield from open_socket(ctx, self._retry, req, deadline, total_ms, self._limits,
+                                      self.config.idleTimeoutMs, self.rate_limiter)
+        io = sock.io
         try:
-            response = yield from self._exchange(ctx, conn, wire, deadline, total_ms, host, url, headers,
-                                                 offered, message, vars, prompt, context)
+            response = yield from self._exchange(io, sock.pending, message, vars, prompt, context)
         except PromptwireError:
-            yield from _goodbye(ctx, conn, wire)
+            yield from goodbye(ctx, io.conn, io.wire)
             raise
-        yield from _goodbye(ctx, conn, wire)
+        yield from goodbye(ctx, io.conn, io.wire)
         return response
 
     def _exchange(
         self,
-        ctx: CallContext,
-        conn: int,
-        wire: WsWire,
-        deadline: float,
-        total_ms: float,
-        host: str,
-        url: WsUrl,
-        headers: list[tuple[str, bytes]],
-        offered: list[str],
+        io: WsIo,
+        pending: list[Any],
         message: str,
         vars: dict[str, Any],
         prompt: str,
         context: Mapping[str, Any] | None,
     ) -> Generator[A.Action, E.Event | None, ProviderResponse]:
-        io = _Io(conn, wire, deadline, total_ms, self._limits.read_chunk)
-        yield from io.write(wire.start(host, url.target, headers, offered), handshake=True)
-
-        # Handshake: read until the server accepts or refuses the upgrade.
-        pending: list[Any] = []
-        while True:
-            feed = yield from io.read(handshake=not wire.is_open)
-            yield from io.reply(feed)
-            outcomes = list(feed.outcomes)
-            first = outcomes.pop(0) if outcomes else None
-            if isinstance(first, Rejected):
-                raise HttpStatusError(
-                    f"WebSocket connection failed (HTTP {first.status}): the server refused the upgrade",
-                    first.status,
-                    retryable=first.status in _RETRYABLE_HANDSHAKE,
-                )
-            if isinstance(first, Accepted):
-                pending = outcomes
-                break
-
         # The message goes out first, even if the server already spoke
         # (promptfoo sends on 'open', before any 'message' is dispatched).
-        yield from io.write(wire.send_text(message))
+        yield from io.write(io.wire.send_text(message))
 
         call_context = dict(context or {})
         call_context.setdefault("vars", vars)
         call_context.setdefault("prompt", prompt)
         if self._stream is not None:
             return (yield from self._stream_loop(io, pending, call_context))
-        msg = yield from _next_message(io, pending)
+        msg = yield from next_message(io, pending)
         return self._single(msg, call_context)
 
     def _single(self, msg: WsMessage, call_context: dict[str, Any]) -> ProviderResponse:
@@ -380,13 +383,13 @@ class WsTarget:
         return _clean(response)
 
     def _stream_loop(
-        self, io: _Io, pending: list[Any], call_context: dict[str, Any]
+        self, io: WsIo, pending: list[Any], call_context: dict[str, Any]
     ) -> Generator[A.Action, E.Event | None, ProviderResponse]:
         assert self._stream is not None
         accumulator: Any = dict(_INITIAL_ACCUMULATOR)
         emitted = ""
         while True:
-            msg = yield from _next_message(io, pending)
+            msg = yield from next_message(io, pending)
             try:
                 result = self._stream.call(accumulator, message_event(msg), call_context)
             except TransformError as err:
@@ -408,104 +411,6 @@ class WsTarget:
                     return ProviderResponse()
                 shaped = isinstance(accumulator, dict) and ("output" in accumulator or "error" in accumulator)
                 return _clean(normalize_result(HookResult(accumulator, provider_shaped=shaped)))
-
-
-class _Io:
-    """Reads and writes of one WebSocket call, all under the call's total deadline."""
-
-    __slots__ = ("conn", "deadline", "read_chunk", "total_ms", "wire")
-
-    def __init__(self, conn: int, wire: WsWire, deadline: float, total_ms: float, read_chunk: int) -> None:
-        self.conn = conn
-        self.read_chunk = read_chunk
-        self.wire = wire
-        self.deadline = deadline
-        self.total_ms = total_ms
-
-    def _timeout(self, phase: str) -> DeadlineExceeded:
-        return DeadlineExceeded(f"WebSocket request timed out after {_ms(self.total_ms)}ms ({phase})")
-
-    def write(self, data: bytes, *, handshake: bool = False) -> Generator[A.Action, E.Event | None, None]:
-        if not data:
-            return
-        event = yield A.Write(self.conn, data, self.deadline)
-        event = expect(event, E.Written, E.WriteFailed, E.TimedOut)
-        if isinstance(event, E.TimedOut):
-            raise self._timeout("while sending")
-        if isinstance(event, E.WriteFailed):
-            raise _dropped(event, handshake)
-
-    def read(self, *, handshake: bool) -> Generator[A.Action, E.Event | None, Feed]:
-        event = yield A.Read(self.conn, self.read_chunk, self.deadline)
-        event = expect(event, E.Received, E.ReadFailed, E.TimedOut)
-        if isinstance(event, E.TimedOut):
-            raise self._timeout("waiting for the handshake" if handshake else "waiting for a message")
-        if isinstance(event, E.ReadFailed):
-            raise _dropped(event, handshake)
-        return self.wire.receive(event.data)
-
-    def reply(self, feed: Feed) -> Generator[A.Action, E.Event | None, None]:
-        """Pongs and close echoes the wire owes the server; failures end nothing by themselves."""
-        if not feed.reply:
-            return
-        event = yield A.Write(self.conn, feed.reply, self.deadline)
-        expect(event, E.Written, E.WriteFailed, E.TimedOut)
-
-
-def _next_message(io: _Io, pending: list[Any]) -> Generator[A.Action, E.Event | None, WsMessage]:
-    """The next complete message; a close or drop before it fails the call at once."""
-    while True:
-        while pending:
-            outcome = pending.pop(0)
-            if isinstance(outcome, WsMessage):
-                return outcome
-            if isinstance(outcome, Closed):
-                raise _closed_error(outcome)
-            if isinstance(outcome, Failed):
-                raise outcome.error
-        feed = yield from io.read(handshake=False)
-        yield from io.reply(feed)
-        pending.extend(feed.outcomes)
-
-
-def _goodbye(ctx: CallContext, conn: int, wire: WsWire) -> Generator[A.Action, E.Event | None, None]:
-    """Our close frame (no status: the server sees 1005, as with promptfoo), then the socket."""
-    data = wire.close()
-    if data:
-        event = yield A.Write(conn, data, ctx.now.after(WS_CLOSE_GRACE))
-        expect(event, E.Written, E.WriteFailed, E.TimedOut)
-    yield A.Close(conn)
-
-
-def _closed_error(closed: Closed) -> WebSocketClosed:
-    if not closed.clean:
-        return WebSocketClosed(
-            f"WebSocket connection dropped by the server before the response was complete "
-            f"(code {ABNORMAL}: {closed.reason})",
-            ABNORMAL,
-            closed.reason,
-        )
-    reason = f", reason {closed.reason!r}" if closed.reason else ""
-    return WebSocketClosed(
-        f"WebSocket closed by the server before the response was complete (code {closed.code}{reason})",
-        closed.code,
-        closed.reason,
-    )
-
-
-def _dropped(event: E.WriteFailed | E.ReadFailed, handshake: bool) -> PromptwireError:
-    if handshake:
-        return transport_error("WebSocket connection failed during the handshake", event)
-    what = failure_detail(event.kind, event.detail)
-    return WebSocketClosed(
-        f"WebSocket connection dropped by the server before the response was complete (code {ABNORMAL}: {what})",
-        ABNORMAL,
-        what,
-    )
-
-
-def _ms(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def _error_text(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import h11
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
 from wsproto.events import (
@@ -32,6 +33,7 @@ from wsproto.utilities import LocalProtocolError as WsLocalProtocolError
 from wsproto.utilities import RemoteProtocolError as WsRemoteProtocolError
 
 from ..errors import LimitExceeded, LocalProtocolError, PromptwireError, RemoteProtocolError
+from ..limits import MAX_WS_HANDSHAKE
 
 # Close code the client sends when it is done: an empty close payload, which
 # the server reports as 1005 "no status received" — what promptfoo's
@@ -106,10 +108,18 @@ class WsWire:
     Not reusable: a wire lives for one call, as promptfoo opens one socket per call.
     """
 
-    __slots__ = ("_buffer", "_buffer_binary", "_conn", "_max_message", "_offered", "_owed", "_state")
+    __slots__ = ("_buffer", "_buffer_binary", "_conn", "_handshake_bytes", "_max_handshake", "_max_message",
+                 "_offered", "_owed", "_state")
 
-    def __init__(self, max_message: int) -> None:
+    def __init__(self, max_message: int, max_handshake: int = MAX_WS_HANDSHAKE) -> None:
         self._conn = WSConnection(ConnectionType.CLIENT)
+        # The handshake response is bounded by our limit, not h11's 16 KiB
+        # default: wsproto keeps its h11 connection in ``_h11_connection``.
+        handshake = self._conn.handshake
+        if hasattr(handshake, "_h11_connection"):
+            handshake._h11_connection = h11.Connection(h11.CLIENT, max_incomplete_event_size=max_handshake)
+        self._max_handshake = max_handshake
+        self._handshake_bytes = 0
         self._max_message = max_message
         self._offered: tuple[str, ...] = ()
         self._buffer = bytearray()
@@ -184,15 +194,20 @@ class WsWire:
         if eof and self._state == "handshake":
             self._state = "closed"
             raise RemoteProtocolError("the server closed the connection during the WebSocket handshake")
+        if self._state == "handshake":
+            self._handshake_bytes += len(data)
         try:
             self._conn.receive_data(None if eof else data)
             self._drain(feed)
         except WsRemoteProtocolError as exc:
             if self._state == "handshake":
+                self._check_handshake_size()
                 raise RemoteProtocolError(f"invalid WebSocket handshake response: {exc}") from None
             raise RemoteProtocolError(f"the server broke the WebSocket protocol: {exc}") from None
         except WsLocalProtocolError as exc:  # pragma: no cover - guarded by _state
             raise RemoteProtocolError(f"the server broke the WebSocket protocol: {exc}") from None
+        if self._state == "handshake":
+            self._check_handshake_size()
         if eof and self._state == "open":
             # wsproto reports EOF during the handshake as nothing at all and
             # after it as CloseConnection(1006); make sure it is never lost.
@@ -201,6 +216,14 @@ class WsWire:
         return feed
 
     # -- internals ---------------------------------------------------------------------
+
+    def _check_handshake_size(self) -> None:
+        if self._handshake_bytes > self._max_handshake:
+            self._state = "closed"
+            raise LimitExceeded(
+                f"the WebSocket handshake response exceeded {self._max_handshake} bytes without completing "
+                "(limits.MAX_WS_HANDSHAKE)"
+            )
 
     def _drain(self, feed: Feed) -> None:
         for event in self._conn.events():

@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from sansio_core.call import Call
-from sansio_core.errors import DeadlineExceeded, HttpStatusError, TransportError, WebSocketClosed
+from sansio_core.errors import (
+    DeadlineExceeded,
+    HttpStatusError,
+    RetriesExhausted,
+    TransportError,
+    WebSocketClosed,
+)
 from sansio_core.sources import Sources
 from sansio_core.ws.flow import WsTarget
 
@@ -122,9 +128,10 @@ def test_connection_refused(runner: Any) -> None:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    target = WsTarget.compile(f"ws://127.0.0.1:{port}/ws", {"messageTemplate": "x"}, Sources(), {})
+    target = WsTarget.compile(f"ws://127.0.0.1:{port}/ws", {"messageTemplate": "x", "maxRetries": 0}, Sources(), {})
     (result,) = runner.run(calls(target, "x"))
-    assert isinstance(result, TransportError)
+    # As for HTTP, the retry policy's final error, caused by the transport error.
+    assert isinstance(result, RetriesExhausted) and isinstance(result.__cause__, TransportError)
     assert "WebSocket connection failed" in str(result)
 
 

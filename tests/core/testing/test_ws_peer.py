@@ -6,7 +6,14 @@ from typing import Any
 
 import pytest
 
-from sansio_core.errors import DeadlineExceeded, FailureKind, HttpStatusError, TransportError, WebSocketClosed
+from sansio_core.errors import (
+    DeadlineExceeded,
+    FailureKind,
+    HttpStatusError,
+    RetriesExhausted,
+    TransportError,
+    WebSocketClosed,
+)
 from sansio_core.sources import Sources
 from sansio_core.testing.ws_peer import ScriptedWsServer, run_ws_call
 from sansio_core.timebase import Instant
@@ -53,7 +60,8 @@ def test_binary_fragments_reach_the_client_as_one_message() -> None:
     (ScriptedWsServer(on_message=[("reset",)]), WebSocketClosed,
      lambda e: e.code == 1006 and "(code 1006: connection reset by peer)" in str(e)),
     (ScriptedWsServer(reject_status=403, reject_body=b"go away"), HttpStatusError, lambda e: e.status == 403),
-    (ScriptedWsServer(refuse_connect=FailureKind.REFUSED), TransportError, lambda e: e.kind is FailureKind.REFUSED),
+    (ScriptedWsServer(refuse_connect=FailureKind.REFUSED), RetriesExhausted,
+     lambda e: isinstance(e.__cause__, TransportError) and e.__cause__.kind is FailureKind.REFUSED),
     (ScriptedWsServer(on_message=[("sleep", 5.0), ("text", "late")]), DeadlineExceeded, lambda e: e.which == "total"),
 ])
 def test_scripted_failures(script: ScriptedWsServer, error: type, check: Any) -> None:

@@ -15,6 +15,7 @@ from sansio_core.errors import (
     HttpStatusError,
     LimitExceeded,
     RemoteProtocolError,
+    RetriesExhausted,
     TargetReportedError,
     TemplateError,
     TransformError,
@@ -118,7 +119,7 @@ def test_handshake_owned_headers_are_not_duplicated() -> None:
 @pytest.mark.parametrize(("status", "retryable"), [(503, True), (429, True), (401, False), (404, False)])
 def test_handshake_refusal_reports_the_status(status: int, retryable: bool) -> None:
     server = ScriptedWsServer(reject_status=status, reject_body=b"busy")
-    result = run(target({}), server)
+    result = run(target({"maxRetries": 0}), server)  # retries: tests/core/ws/test_handshake.py
     err = result.error
     assert isinstance(err, HttpStatusError)
     assert err.status == status and err.retryable is retryable
@@ -135,8 +136,11 @@ def test_garbage_handshake_response_is_a_protocol_error() -> None:
 
 
 def test_connect_failure_keeps_its_kind() -> None:
-    err = run(target({}), ScriptedWsServer(refuse_connect=FailureKind.REFUSED)).error
-    assert isinstance(err, TransportError) and err.kind is FailureKind.REFUSED
+    err = run(target({"maxRetries": 0}), ScriptedWsServer(refuse_connect=FailureKind.REFUSED)).error
+    # As for HTTP: the retry policy's final error, caused by the transport error.
+    assert isinstance(err, RetriesExhausted) and "connection refused" in str(err)
+    cause = err.__cause__
+    assert isinstance(cause, TransportError) and cause.kind is FailureKind.REFUSED
     assert "REFUSED" in str(err)
 
 
