@@ -44,6 +44,7 @@ from ..js.engine import UNDEFINED, JsEngine
 from ..js.jsvalue import check_json_depth, is_undefined, js_string, normalize_result
 from ..js.jsvalue import js_truthy as truthy
 from ..limits import MAX_JSON_DEPTH, WS_CLOSE_GRACE, Limits
+from ..proxy import ProxySettings
 from ..ratelimit import RateLimiter, wait_for_token
 from ..redaction import Secrets
 from ..response import ProviderResponse
@@ -144,6 +145,10 @@ class WsTarget:
         self._limits = limits
         self._env = env
         self.rate_limiter = RateLimiter.from_config(config)
+        # ``proxy`` option or the proxy variables: ws:// and wss:// tunnel (CONNECT).
+        self._proxy = ProxySettings.for_target(config.proxy, env)
+        if self._proxy is not None:
+            self.secrets.learn(self._proxy.secrets())
 
     @classmethod
     def compile(
@@ -225,6 +230,7 @@ class WsTarget:
     ) -> Call:
         """A fresh call; drive it with a binding (or ``ws_testing.run_ws_call`` in tests)."""
         ctx = CallContext(now=now, rng=random.Random(seed), env=self._env)
+        ctx.proxy = self._proxy
         if self._js is not None:
             ctx.on_resume = self._js.set_clock
         total_ms = self._timeout_ms if timeout_ms is None else float(timeout_ms)
@@ -302,7 +308,8 @@ class WsTarget:
         conn = ctx.new_conn()
         wire = WsWire(self._limits.max_ws_message)
         tls = A.TlsParams(server_name=url.host) if url.tls else None
-        event = yield A.Open(conn, url.scheme, url.host, url.port, tls, deadline, reuse_ok=False)
+        route = None if ctx.proxy is None else ctx.proxy.route(url.scheme, url.host)
+        event = yield A.Open(conn, url.scheme, url.host, url.port, tls, deadline, reuse_ok=False, proxy=route)
         event = expect(event, E.Opened, E.OpenFailed, E.TimedOut)
         if isinstance(event, E.TimedOut):
             raise DeadlineExceeded(f"WebSocket request timed out after {_ms(total_ms)}ms (while connecting)")
