@@ -236,3 +236,23 @@ def test_a_refused_proxy_names_the_proxy(binding: str, plain: MockServer) -> Non
     assert isinstance(got, PromptwireError), got  # RetriesExhausted, after no retries
     assert "connection refused" in str(got)
     assert f"proxy http://127.0.0.1:{port}" in str(got) and "pw-never-shown" not in str(got)
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
+def test_a_tunnel_is_kept_alive_and_reused(binding: str, proxy: Proxy, secure: MockServer, pki: Pki) -> None:
+    proxy.clear()
+    config = _http(f"{secure.base_url}/text?text=again", tls={"ca": pki.ca_pem.decode()}, proxy=proxy.url)
+    if binding == "sync":
+        with Target.from_config(config) as target:
+            outputs = [target.call("hi")["output"] for _ in range(3)]
+    else:
+        async def main() -> list[Any]:
+            target = AsyncTarget.from_config(config)
+            try:
+                return [(await target.call("hi"))["output"] for _ in range(3)]
+            finally:
+                await target.aclose()
+
+        outputs = trio.run(main) if binding == "trio" else asyncio.run(main())
+    assert outputs == ["again"] * 3
+    assert sum(line.startswith("CONNECT ") for line in proxy.seen()) == 1, proxy.seen()
