@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Union
 
+from .proxy import ProxyRoute
+
 if TYPE_CHECKING:
     from .errors import PromptwireError
     from .response import ProviderResponse
@@ -54,6 +56,13 @@ class Open:
 
     ``reuse_ok`` is False for connections that will be upgraded (WebSocket) or
     must be fresh. The binding answers ``Opened`` / ``OpenFailed`` / ``TimedOut``.
+
+    ``proxy`` (the core's decision, ``proxy.ProxyRoute``): connect to the proxy
+    instead of ``host:port``; when ``proxy.tunnel``, first open a ``CONNECT``
+    tunnel to ``host:port`` through it (bytes from ``proxy.connect_request``,
+    reply judged by ``proxy.parse_connect_reply``), then start ``tls`` over the
+    tunnel. A refusal is ``OpenFailed(kind=PROXY)`` naming the proxy, never its
+    credentials. Pooled connections are keyed by origin *and* proxy.
     """
 
     conn: int
@@ -63,6 +72,7 @@ class Open:
     tls: TlsParams | None
     deadline: float | None
     reuse_ok: bool = True
+    proxy: ProxyRoute | None = None
 
 
 @dataclass(frozen=True, slots=True)

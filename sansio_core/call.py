@@ -25,6 +25,7 @@ from . import actions as A
 from . import events as E
 from .errors import Cancelled, LocalProtocolError, PromptwireError
 from .http.codec import HttpCodec
+from .proxy import ProxySettings
 from .response import ProviderResponse
 from .timebase import Instant
 
@@ -39,7 +40,7 @@ class CallContext:
     never draw a random number), so jitter and boundaries replay.
     """
 
-    __slots__ = ("_next_conn", "_rng", "_seed", "env", "http_codec", "now", "on_resume", "start")
+    __slots__ = ("_next_conn", "_rng", "_seed", "env", "http_codec", "now", "on_resume", "proxy", "start")
 
     def __init__(self, now: Instant, rng: random.Random | None = None, env: Mapping[str, str] | None = None,
                  start: Instant | None = None, *, seed: int = 0, http_codec: HttpCodec | None = None) -> None:
@@ -54,6 +55,8 @@ class CallContext:
         # Told ``now`` before each step of the flow: a target points it at its
         # JavaScript engine's clock so ``Date.now()`` is the call's (recorded) time.
         self.on_resume: Callable[[Instant], None] | None = None
+        # The target's proxy settings (``proxy.ProxySettings``), None: never a proxy.
+        self.proxy: ProxySettings | None = None
 
     @property
     def rng(self) -> random.Random:

@@ -23,6 +23,7 @@ class FailureKind(str, Enum):
     RESET = "reset"
     EOF = "eof"
     TIMEOUT = "timeout"
+    PROXY = "proxy"  # the proxy refused the tunnel (407, 403, 502...) or answered nonsense
     OTHER = "other"
 
 

@@ -164,6 +164,52 @@ def select_proxy(scheme: str, host: str, *, configured: ProxyServer | None,
     return ProxyRoute(parse_proxy_url(url, "the proxy environment variable"), tunnel)
 
 
+_ENV_NAMES = tuple(dict.fromkeys(
+    name for names in (*_ENV_BY_SCHEME.values(), _ALL, _NO) for name in names))
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """A target's proxy configuration: its ``proxy`` option and the proxy
+    variables of the environment, read once when the target is built (so a
+    call never reads the environment). ``None`` from ``for_target`` means
+    "no proxy anywhere": the flows then skip the decision entirely."""
+
+    configured: ProxyServer | None
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def for_target(cls, option: str | None, env: Mapping[str, str]) -> ProxySettings | None:
+        configured = configured_proxy(option)
+        snapshot = {name: env[name] for name in _ENV_NAMES if env.get(name, "").strip()}
+        if configured is None and not any(name not in _NO for name in snapshot):
+            return None
+        settings = cls(configured, snapshot)
+        settings.servers()  # a malformed proxy variable is a ConfigError now, not at call time
+        return settings
+
+    def route(self, scheme: str, host: str) -> ProxyRoute | None:
+        return select_proxy(scheme, host, configured=self.configured, env=self.env)
+
+    def servers(self) -> list[ProxyServer]:
+        """Every proxy these settings may use (for their credentials, which are secrets)."""
+        out = [] if self.configured is None else [self.configured]
+        for names in (*_ENV_BY_SCHEME.values(), _ALL):
+            url = _first(self.env, names)
+            if url is not None:
+                out.append(parse_proxy_url(url, "the proxy environment variable " + names[0].upper()))
+        return out
+
+    def secrets(self) -> list[str]:
+        """The proxy passwords and their ``Proxy-Authorization`` values."""
+        found: list[str] = []
+        for server in self.servers():
+            if server.password:
+                auth = server.authorization()
+                found += [server.password] + ([auth, auth.split(" ", 1)[1]] if auth else [])
+        return found
+
+
 def configured_proxy(value: str | None) -> ProxyServer | None:
     """The per-target ``proxy`` option, validated when the target is built."""
     return None if value is None else parse_proxy_url(value, "proxy")
@@ -220,6 +266,7 @@ __all__ = [
     "ConnectReply",
     "ProxyRoute",
     "ProxyServer",
+    "ProxySettings",
     "absolute_target",
     "authority",
     "bypassed",

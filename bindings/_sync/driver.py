@@ -16,6 +16,9 @@ from typing import Any
 from sansio_core import actions as A
 from sansio_core import events as E
 from sansio_core.call import Call
+from sansio_core.errors import FailureKind
+from sansio_core.http.message import USER_AGENT
+from sansio_core.proxy import authority, connect_request, parse_connect_reply
 from sansio_core.response import ProviderResponse
 
 from ..backends.base import SyncBackend, SyncStream
@@ -27,7 +30,51 @@ log = logging.getLogger("promptwire")
 
 
 def _pool_key(action: A.Open) -> tuple[Any, ...]:
-    return (action.scheme, action.host, action.port, action.tls.pool_key() if action.tls else None)
+    # Through a proxy, the connection belongs to origin *and* proxy (credentials included).
+    return (action.scheme, action.host, action.port, action.tls.pool_key() if action.tls else None,
+            action.proxy)
+
+
+class ProxyRefused(Exception):
+    """The proxy would not open the tunnel; the message names the proxy, never its credentials."""
+
+
+def _connect(action: A.Open, backend: SyncBackend, ssl_context: Any, server_name: str | None) -> SyncStream:
+    """Connect to the origin, or through ``action.proxy`` (decision 0009): to the proxy,
+    then for a tunnel ``CONNECT`` and TLS to the origin over the same stream."""
+    route = action.proxy
+    if route is None:
+        return backend.connect(action.host, action.port, ssl_context, server_name, action.deadline)
+    proxy = route.server
+    stream = backend.connect(proxy.host, proxy.port, None, None, action.deadline)
+    if not route.tunnel:
+        return stream  # forwarding: the core writes the absolute-form request
+    try:
+        stream.send_all(connect_request(action.host, action.port, proxy, USER_AGENT), action.deadline)
+        buffer = b""
+        while True:
+            try:
+                reply = parse_connect_reply(buffer)
+            except ValueError as exc:
+                raise ProxyRefused(f"proxy {proxy.label}: {exc}") from None
+            if reply is not None:
+                break
+            data = stream.receive_some(4096, action.deadline)
+            if not data:
+                raise ProxyRefused(f"proxy {proxy.label} closed the connection before answering CONNECT")
+            buffer += data
+        if not 200 <= reply.status < 300:
+            hint = " (check the proxy's user name and password)" if reply.status == 407 else ""
+            raise ProxyRefused(f"proxy {proxy.label} answered {reply.status} {reply.reason} to CONNECT "
+                               f"{authority(action.host, action.port)}{hint}".replace("  ", " "))
+        if reply.rest:
+            raise ProxyRefused(f"proxy {proxy.label} sent bytes after its reply to CONNECT")
+        if ssl_context is not None:
+            stream = backend.start_tls(stream, ssl_context, server_name, action.deadline)
+    except BaseException:
+        stream.force_close()
+        raise
+    return stream
 
 
 def _open(action: A.Open, backend: SyncBackend, pool: Pool[SyncStream],
@@ -56,14 +103,18 @@ def _open(action: A.Open, backend: SyncBackend, pool: Pool[SyncStream],
     ssl_context = context_for(action.tls) if action.tls is not None else None
     server_name = action.tls.server_name if action.tls is not None else None
     try:
-        stream = backend.connect(action.host, action.port, ssl_context, server_name, action.deadline)
+        stream = _connect(action, backend, ssl_context, server_name)
     except BaseException as exc:
         keys.pop(action.conn)
         pool.release(key)
         if isinstance(exc, TimeoutError):
             return E.TimedOut(action.conn)
+        if isinstance(exc, ProxyRefused):
+            return E.OpenFailed(action.conn, FailureKind.PROXY, str(exc))
         if isinstance(exc, TRANSPORT_ERRORS):
             kind, detail = failure_kind(exc)
+            if action.proxy is not None:
+                detail = f"{detail} (through proxy {action.proxy.label})"
             return E.OpenFailed(action.conn, kind, detail)
         raise
     streams[action.conn] = stream

@@ -187,6 +187,26 @@ class AsyncioBackend:
                 raise
         return AsyncioStream(proto, loop)
 
+    async def start_tls(self, stream: object, ssl_context: ssl.SSLContext, server_name: str | None,
+                        deadline: float | None) -> AsyncioStream:
+        assert isinstance(stream, AsyncioStream)  # a stream this backend made
+        proto, loop = stream._p, stream._loop
+        assert proto.transport is not None and not proto._buffer
+        coro = loop.start_tls(proto.transport, proto, ssl_context, server_hostname=server_name)
+        if deadline is None:
+            transport = await coro
+        else:
+            async with asyncio.timeout_at(deadline):
+                transport = await coro
+        assert isinstance(transport, asyncio.Transport)
+        proto.transport = transport
+        try:
+            check_negotiated(ssl_context, transport.get_extra_info("cipher"))
+        except ssl.SSLError:
+            transport.abort()
+            raise
+        return AsyncioStream(proto, loop)
+
     async def sleep_until(self, until: float) -> None:
         await asyncio.sleep(max(0.0, until - time.monotonic()))
 

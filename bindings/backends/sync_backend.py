@@ -87,6 +87,15 @@ class SyncBackend:
             raise
         return SocketStream(sock)
 
+    def start_tls(self, stream: object, ssl_context: ssl.SSLContext, server_name: str | None,
+                  deadline: float | None) -> SocketStream:
+        assert isinstance(stream, SocketStream)  # a stream this backend made
+        sock = stream._sock
+        sock.settimeout(_timeout(deadline))
+        tls = ssl_context.wrap_socket(sock, server_hostname=server_name)
+        check_negotiated(ssl_context, tls.cipher())
+        return SocketStream(tls)
+
     def sleep_until(self, until: float) -> None:
         time.sleep(max(0.0, until - time.monotonic()))
 

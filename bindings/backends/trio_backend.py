@@ -112,6 +112,21 @@ class TrioBackend:
         assert scope.cancelled_caught
         raise TimeoutError()
 
+    async def start_tls(self, stream: object, ssl_context: ssl.SSLContext, server_name: str | None,
+                        deadline: float | None) -> TrioStream:
+        assert isinstance(stream, TrioStream)  # a stream this backend made
+        with trio.move_on_at(_at(deadline)) as scope:
+            tls = trio.SSLStream(stream._stream, ssl_context, server_hostname=server_name,
+                                 https_compatible=True)
+            try:
+                await tls.do_handshake()
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                raise _unwrap(exc) from None
+            check_negotiated(ssl_context, tls.cipher())
+            return TrioStream(tls, stream._sock)
+        assert scope.cancelled_caught
+        raise TimeoutError()
+
     async def sleep_until(self, until: float) -> None:
         await trio.sleep(max(0.0, until - time.monotonic()))
 

@@ -53,6 +53,9 @@ class WsConfig(BaseModel):
     # every concurrent call of the target (``ratelimit.RateLimiter``).
     maxRequestsPerSecond: float | None = Field(default=None, gt=0)
     maxRequestsPerMinute: float | None = Field(default=None, gt=0)
+    # promptwire extension (issue 12, docs/proxies.md): an http:// proxy for this
+    # target, over HTTP_PROXY/HTTPS_PROXY/ALL_PROXY/NO_PROXY.
+    proxy: str | None = None
 
     @field_validator("headers", mode="before")
     @classmethod

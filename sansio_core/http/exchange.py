@@ -29,7 +29,7 @@ from ..transport import transport_error
 from . import codecs
 from .codec import END, ParseError, ResponseReader, ResponseStart
 from .prepared import PreparedRequest
-from .request_bytes import encode_request
+from .request_bytes import encode_request, forwarded
 
 SubFlow = Generator[A.Action, "E.Event | None", "RawResponse"]
 # Receives each decoded chunk of the body as it arrives and returns text
@@ -83,7 +83,8 @@ def exchange(
     """
     clock = AttemptClock(timeouts, ctx.now)
     conn_id = ctx.new_conn()
-    event = yield A.Open(conn_id, req.scheme, req.host, req.port, tls, clock.open_deadline())
+    route = None if ctx.proxy is None else ctx.proxy.route(req.scheme, req.host)
+    event = yield A.Open(conn_id, req.scheme, req.host, req.port, tls, clock.open_deadline(), proxy=route)
     if isinstance(event, E.TimedOut):
         # Whichever deadline ended it (connect or total), the connection was
         # never made: a connect timeout, retried like other network failures.
@@ -94,7 +95,8 @@ def exchange(
     reused = expect(event, E.Opened).reused
 
     try:
-        data = encode_request(req)
+        # Plain http:// through a proxy is forwarded: absolute-form target, Proxy-Authorization.
+        data = encode_request(req if route is None or route.tunnel else forwarded(req, route.server))
     except LocalProtocolError:
         yield A.Release(conn_id, reusable=True)
         raise

@@ -11,10 +11,12 @@ its bytes stay the reference.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import h11
 
 from ..errors import LocalProtocolError
+from ..proxy import ProxyServer, absolute_target
 from .message import header_bytes
 from .prepared import PreparedRequest
 
@@ -41,6 +43,16 @@ def encode_request(req: PreparedRequest) -> bytes:
     """The request head and body as bytes; ``LocalProtocolError`` if it cannot be sent."""
     fast = _fast(req)
     return fast if fast is not None else encode_with_h11(req)
+
+
+def forwarded(req: PreparedRequest, proxy: ProxyServer) -> PreparedRequest:
+    """``req`` as sent to a forwarding proxy (plain ``http://`` only): the
+    absolute-form request-target and, with credentials, ``Proxy-Authorization``."""
+    headers = req.headers
+    auth = proxy.authorization()
+    if auth is not None:
+        headers = (*[(k, v) for k, v in headers if k != "proxy-authorization"], ("proxy-authorization", auth))
+    return replace(req, target=absolute_target(req.scheme, req.host, req.port, req.target), headers=headers)
 
 
 def _fast(req: PreparedRequest) -> bytes | None:
@@ -96,4 +108,4 @@ def encode_with_h11(req: PreparedRequest) -> bytes:
     return out or b""
 
 
-__all__ = ["encode_request", "encode_with_h11"]
+__all__ = ["encode_request", "encode_with_h11", "forwarded"]

@@ -500,6 +500,7 @@ _KIND_TEXT = {
     FailureKind.RESET: "connection reset",
     FailureKind.EOF: "connection closed by the server",
     FailureKind.TIMEOUT: "timed out",
+    FailureKind.PROXY: "the proxy refused the connection",
     FailureKind.OTHER: "request failed",
 }
 

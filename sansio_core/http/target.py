@@ -24,6 +24,7 @@ from ..config.tls import tls_for, tls_params
 from ..errors import DeadlineExceeded, LimitExceeded
 from ..js.jsvalue import check_json_depth
 from ..limits import Limits
+from ..proxy import ProxySettings
 from ..ratelimit import RateLimiter, wait_for_token
 from ..redaction import Secrets, is_secret_name
 from ..response import ProviderResponse
@@ -81,6 +82,11 @@ class HttpTarget:
         # exchanges of their own (OAuth token, session endpoint, signature):
         # see ``prestep.PreStep``. They keep their caches across calls.
         self._pre_steps: list[PreStep] = list(pre_steps)
+        # ``proxy`` option or the proxy variables, for the request and the pre-steps.
+        option = config.get("proxy")
+        self._proxy = ProxySettings.for_target(option if isinstance(option, str) else None, env)
+        if self._proxy is not None:
+            self.secrets.learn(self._proxy.secrets())
 
     @classmethod
     def compile(cls, entry: Any, sources: Sources, *, owner: Callable[[], Hashable] | None = None,
@@ -124,6 +130,7 @@ class HttpTarget:
         """A fresh call; drive it with a binding (or ``testing.run_against`` / ``testing.replay``)."""
         timeouts = self._timeouts if timeout_ms is None else self._timeouts.with_total(timeout_ms)
         ctx = CallContext(now=now, env=self._env, seed=seed, http_codec=self._http_codec)
+        ctx.proxy = self._proxy
         ctx.on_resume = self._responses.js.set_clock
 
         def flow(c: CallContext) -> Flow:

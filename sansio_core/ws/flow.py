@@ -47,6 +47,7 @@ from ..js.engine import UNDEFINED, JsEngine
 from ..js.jsvalue import check_json_depth, is_undefined, js_string, normalize_result
 from ..js.jsvalue import js_truthy as truthy
 from ..limits import MAX_JSON_DEPTH, Limits
+from ..proxy import ProxySettings
 from ..ratelimit import RateLimiter, wait_for_token
 from ..redaction import Secrets
 from ..response import ProviderResponse
@@ -153,6 +154,10 @@ class WsTarget:
         self._limits = limits
         self._env = env
         self.rate_limiter = RateLimiter.from_config(config)
+        # ``proxy`` option or the proxy variables: ws:// and wss:// tunnel (CONNECT).
+        self._proxy = ProxySettings.for_target(config.proxy, env)
+        if self._proxy is not None:
+            self.secrets.learn(self._proxy.secrets())
 
     @classmethod
     def compile(
@@ -239,6 +244,7 @@ class WsTarget:
     ) -> Call:
         """A fresh call; drive it with a binding (or ``ws_testing.run_ws_call`` in tests)."""
         ctx = CallContext(now=now, rng=random.Random(seed), env=self._env)
+        ctx.proxy = self._proxy
         if self._js is not None:
             ctx.on_resume = self._js.set_clock
         total_ms = self._timeout_ms if timeout_ms is None else float(timeout_ms)

@@ -124,7 +124,8 @@ def open_socket(ctx: CallContext, policy: RetryPolicy, req: HandshakeRequest, de
             yield from wait_for_token(rate_limiter, ctx)
         conn = ctx.new_conn()
         url = req.url
-        event = yield A.Open(conn, url.scheme, url.host, url.port, req.tls, deadline, reuse_ok=False)
+        route = None if ctx.proxy is None else ctx.proxy.route(url.scheme, url.host)
+        event = yield A.Open(conn, url.scheme, url.host, url.port, req.tls, deadline, reuse_ok=False, proxy=route)
         event = expect(event, E.Opened, E.OpenFailed, E.TimedOut)
         if isinstance(event, E.TimedOut):
             raise DeadlineExceeded(f"WebSocket request timed out after {ms_text(total_ms)}ms (while connecting)")

@@ -110,3 +110,95 @@ def test_absolute_form_targets() -> None:
     assert absolute_target("http", "api", 80, "/v1?q=1") == "http://api/v1?q=1"
     assert absolute_target("http", "127.0.0.1", 8080, "/") == "http://127.0.0.1:8080/"
     assert absolute_target("http", "::1", 81, "/x") == "http://[::1]:81/x"
+
+
+# -- the wiring: targets put their decision on Open, forwarding changes the bytes ---------
+
+from typing import Any  # noqa: E402
+
+from sansio_core import actions as A  # noqa: E402
+from sansio_core import events as E  # noqa: E402
+from sansio_core.config.provider import parse_provider_entry  # noqa: E402
+from sansio_core.errors import FailureKind, TransportError  # noqa: E402
+from sansio_core.http.target import HttpTarget  # noqa: E402
+from sansio_core.proxy import ProxySettings  # noqa: E402
+from sansio_core.sources import Sources  # noqa: E402
+from sansio_core.timebase import Instant  # noqa: E402
+from sansio_core.ws.flow import WsTarget  # noqa: E402
+
+NOW = Instant(100.0, 1_700_000_000.0)
+
+
+def _first_open_and_write(url: str, config: dict[str, Any], env: dict[str, str]) -> tuple[A.Open, bytes]:
+    target = HttpTarget.compile(parse_provider_entry({"id": url, "config": {"method": "GET", **config}}),
+                                Sources(env=env))
+    call = target.new_call("hi", {}, None, now=NOW, seed=0)
+    opened = call.next_action()
+    assert isinstance(opened, A.Open)
+    call.feed(E.Opened(opened.conn, reused=False), NOW)
+    write = call.next_action()
+    assert isinstance(write, A.Write)
+    return opened, write.data
+
+
+def test_no_proxy_settings_means_no_decision_at_all() -> None:
+    assert ProxySettings.for_target(None, {"NO_PROXY": "*", "PATH": "/bin"}) is None
+    opened, data = _first_open_and_write("http://api.test/v1?q=1", {}, {})
+    assert opened.proxy is None and data.startswith(b"GET /v1?q=1 HTTP/1.1\r\n")
+
+
+def test_plain_http_is_forwarded_in_absolute_form_with_proxy_authorization() -> None:
+    opened, data = _first_open_and_write("http://api.test:8080/v1?q=1", {},
+                                         {"http_proxy": "http://u:pw-123456@proxy.corp:3128"})
+    assert opened.proxy is not None and not opened.proxy.tunnel
+    assert (opened.host, opened.port, opened.proxy.server.host) == ("api.test", 8080, "proxy.corp")
+    assert data.startswith(b"GET http://api.test:8080/v1?q=1 HTTP/1.1\r\n")
+    assert b"\r\nproxy-authorization: Basic dTpwdy0xMjM0NTY=\r\n" in data
+    assert b"\r\nHost: api.test:8080\r\n" in data or b"\r\nhost: api.test:8080\r\n" in data
+
+
+def test_https_tunnels_with_origin_form_and_no_proxy_header_to_the_origin() -> None:
+    opened, data = _first_open_and_write("https://api.test/v1", {"proxy": "http://u:pw-123456@proxy.corp:3128"},
+                                         {"NO_PROXY": "api.test"})  # the option wins over NO_PROXY
+    assert opened.proxy is not None and opened.proxy.tunnel and opened.tls is not None
+    assert opened.tls.server_name == "api.test"
+    assert data.startswith(b"GET /v1 HTTP/1.1\r\n") and b"proxy-authorization" not in data.lower()
+
+
+def test_no_proxy_in_the_environment_bypasses() -> None:
+    opened, _ = _first_open_and_write("http://api.test/v1", {},
+                                      {"HTTP_PROXY": "proxy.corp:3128", "NO_PROXY": ".test"})
+    assert opened.proxy is None
+
+
+def test_proxy_passwords_are_target_secrets() -> None:
+    entry = parse_provider_entry({"id": "https://api.test/v1", "config": {"method": "GET"}})
+    target = HttpTarget.compile(entry, Sources(env={"HTTPS_PROXY": "http://u:pw-from-env-99@proxy:1"}))
+    assert "pw-from-env-99" in target.secrets
+    err = target.secrets.scrub_error(TransportError("oops pw-from-env-99", FailureKind.OTHER))
+    assert "pw-from-env-99" not in str(err)
+
+
+def test_a_malformed_proxy_variable_is_a_config_error_when_the_target_is_built() -> None:
+    entry = parse_provider_entry({"id": "https://api.test/v1", "config": {"method": "GET"}})
+    with pytest.raises(ConfigError, match="HTTPS_PROXY"):
+        HttpTarget.compile(entry, Sources(env={"HTTPS_PROXY": "socks5://proxy:1080"}))
+
+
+def test_a_proxy_refusal_is_a_transport_error_of_kind_proxy() -> None:
+    target = HttpTarget.compile(parse_provider_entry({"id": "https://api.test/v1", "config": {
+        "method": "GET", "maxRetries": 0, "proxy": "http://proxy.corp:3128"}}), Sources())
+    call = target.new_call("hi", {}, None, now=NOW, seed=0)
+    opened = call.next_action()
+    assert isinstance(opened, A.Open)
+    call.feed(E.OpenFailed(opened.conn, FailureKind.PROXY, "proxy http://proxy.corp:3128 answered 407"), NOW)
+    end = call.next_action()
+    assert isinstance(end, A.Fail) and "answered 407" in str(end.error)
+
+
+def test_websocket_targets_tunnel_ws_and_wss() -> None:
+    for url in ("ws://h.test/x", "wss://h.test/x"):
+        target = WsTarget.compile(url, {"messageTemplate": "x", "proxy": "proxy.corp:3128"}, Sources(), {})
+        opened = target.new_call("hi", {}, None, now=NOW, seed=0).next_action()
+        assert isinstance(opened, A.Open) and opened.proxy is not None and opened.proxy.tunnel
+        assert (opened.host, opened.proxy.server.port) == ("h.test", 3128)
