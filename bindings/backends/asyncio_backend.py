@@ -16,9 +16,16 @@ from sansio_core.timebase import Instant
 
 from ..tls import check_negotiated
 
+# Read flow control: past this many unread bytes the transport stops reading
+# (the kernel's buffers and TCP push back on the server) until the driver has
+# taken the buffer below a quarter of it. Without it a fast server fills this
+# buffer with the whole body while the core is still parsing the start.
+_READ_HIGH = 256 * 1024
+_READ_LOW = _READ_HIGH // 4
+
 
 class _StreamProtocol(asyncio.Protocol):
-    __slots__ = ("_buffer", "_drain", "_eof", "_exc", "_waiter", "_write_paused", "transport")
+    __slots__ = ("_buffer", "_drain", "_eof", "_exc", "_read_paused", "_waiter", "_write_paused", "transport")
 
     def __init__(self) -> None:
         self._buffer = bytearray()
@@ -26,6 +33,7 @@ class _StreamProtocol(asyncio.Protocol):
         self._exc: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._write_paused = False
+        self._read_paused = False
         self._drain: asyncio.Future[None] | None = None
         self.transport: asyncio.Transport | None = None
 
@@ -35,6 +43,9 @@ class _StreamProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
+        if len(self._buffer) > _READ_HIGH and not self._read_paused and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
         self._wake()
 
     def eof_received(self) -> bool:
@@ -100,8 +111,12 @@ class AsyncioStream:
             data = bytes(buf)
             buf.clear()
         else:
-            data = bytes(buf[:max_bytes])
+            with memoryview(buf) as view:  # one copy, not a slice and then bytes of it
+                data = bytes(view[:max_bytes])
             del buf[:max_bytes]
+        if p._read_paused and len(buf) <= _READ_LOW and p.transport is not None:
+            p._read_paused = False
+            p.transport.resume_reading()
         return data
 
     async def _wait(self, fut: asyncio.Future[None], deadline: float | None) -> None:

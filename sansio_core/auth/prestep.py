@@ -31,6 +31,7 @@ from ..http.response_plan import header_map
 from ..http.retry import Outcome, RetryPolicy
 from ..limits import Limits
 from ..streams.content_coding import decode_all
+from ..streams.http_stream import body_text
 
 if TYPE_CHECKING:
     pass
@@ -53,11 +54,10 @@ def response_text(raw: RawResponse, limits: Limits) -> tuple[str, dict[str, str]
     coding = headers.get("content-encoding")
     body = raw.body
     if coding and coding.strip().lower() != "identity":
-        body = decode_all(coding, body, limits.max_decoded_body)
+        body = decode_all(coding, bytes(body), limits.max_decoded_body)
         headers.pop("content-encoding", None)
         headers.pop("content-length", None)
-    text = body.decode("utf-8", "replace")
-    return (text[1:] if text.startswith("\ufeff") else text), headers
+    return body_text(body), headers
 
 
 def touch_lru(cache: OrderedDict[str, Any], key: str) -> None:

@@ -58,7 +58,9 @@ class RawResponse:
     status: int
     reason: str
     headers: tuple[tuple[str, str], ...]
-    body: bytes
+    # The bytearray the body was read into, not a ``bytes`` copy of it: a
+    # large body exists once (see docs/streaming.md, "Memory").
+    body: bytes | bytearray
     reused: bool
     # Monotonic instants: request written, first response byte, end of body.
     sent_at: float
@@ -177,7 +179,7 @@ def exchange(
     # the response (a server that answers twice never gets its extra bytes read
     # as the next call's answer).
     yield A.Release(conn_id, reusable=reader.reusable)
-    return RawResponse(head.status, head.reason, head.headers, bytes(body), reused,
+    return RawResponse(head.status, head.reason, head.headers, body, reused,
                        sent_at, first_byte_at, ctx.now.mono)
 
 

@@ -206,6 +206,7 @@ class HttpTarget:
                     hops.append(hop.url)
                 final_url[0] = hop.url
                 text = decoder.finish_text(got)
+                got = replace(got, body=b"")  # only the text is used from here: drop the bytes now
                 for delta in decoder.finish_deltas():
                     yield A.Emit(delta)
             except ATTEMPT_ERRORS as err:

@@ -112,16 +112,18 @@ class DeltaExtractor:
     ``feed()`` accepts an ``SseEvent`` (its data is parsed as JSON, or is the
     ``[DONE]`` marker) or an already decoded JSON value (from
     ``JsonStreamDecoder``). After the end marker ``done`` is True and later
-    input is ignored.
+    input is ignored. ``keep_text=False`` keeps no copy of the deltas (``text``
+    stays empty): the HTTP stream hands each delta on and has the whole body anyway.
     """
 
-    __slots__ = ("done", "error", "kind", "parts")
+    __slots__ = ("_keep", "done", "error", "kind", "parts")
 
-    def __init__(self, kind: StreamKind = StreamKind.AUTO) -> None:
+    def __init__(self, kind: StreamKind = StreamKind.AUTO, *, keep_text: bool = True) -> None:
         self.kind = kind
         self.done = False
         self.error: str | None = None
         self.parts: list[str] = []
+        self._keep = keep_text
 
     @property
     def text(self) -> str:
@@ -180,7 +182,8 @@ class DeltaExtractor:
             return []
         text = _EXTRACT[kind](self, payload)
         if text:
-            self.parts.append(text)
+            if self._keep:
+                self.parts.append(text)
             return [text]
         return []
 

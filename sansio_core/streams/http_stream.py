@@ -19,6 +19,7 @@ from .deltas import DeltaExtractor
 from .ndjson import JsonStreamDecoder
 from .sse import SseDecoder
 
+_BOM = b"\xef\xbb\xbf"
 _NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl",
                  "application/x-jsonlines", "application/json-seq")
 
@@ -78,14 +79,16 @@ class StreamDecoder:
         return self._decoder is not None
 
     def finish_text(self, raw: RawResponse) -> str:
-        """The decoded body as text (UTF-8 with replacement, a leading BOM dropped)."""
+        """The decoded body as text (UTF-8 with replacement, a leading BOM dropped).
+
+        Decoded once, in place: no copy of the bytes, and a BOM is skipped in
+        the bytes rather than sliced off the text (a second copy of a big body).
+        """
         if self._decoder is None:
-            text = raw.body.decode("utf-8", "replace")
-        else:
-            self._decoded += self._decoder.finish()
-            text = self._decoded.decode("utf-8", "replace")
-            self._decoded = bytearray()
-        return text[1:] if text.startswith("\ufeff") else text
+            return body_text(raw.body)
+        self._decoded += self._decoder.finish()
+        decoded, self._decoded = self._decoded, bytearray()
+        return body_text(decoded)
 
     def finish_deltas(self) -> list[str]:
         """Deltas held back until the end of the body (a last event with no blank line)."""
@@ -97,10 +100,18 @@ class StreamDecoder:
         return deltas
 
 
+def body_text(body: bytes | bytearray) -> str:
+    """``body`` as UTF-8 text with replacement, one leading BOM dropped, decoded in one pass."""
+    if body.startswith(_BOM):
+        with memoryview(body) as view:
+            return str(view[len(_BOM):], "utf-8", "replace")
+    return body.decode("utf-8", "replace")
+
+
 def _framing_for(content_type: str, limits: Limits) -> tuple[Any, Any]:
     ctype = content_type.split(";", 1)[0].strip().lower()
     if ctype == "text/event-stream":
-        return SseDecoder(limits.max_sse_event), DeltaExtractor()
+        return SseDecoder(limits.max_sse_event), DeltaExtractor(keep_text=False)
     if ctype in _NDJSON_TYPES:
-        return JsonStreamDecoder(limits.max_ndjson_line, limits.max_json_depth), DeltaExtractor()
+        return JsonStreamDecoder(limits.max_ndjson_line, limits.max_json_depth), DeltaExtractor(keep_text=False)
     return None, None
