@@ -10,6 +10,7 @@ from sansio_core.errors import TransformError
 from sansio_core.hooks import compile_hook, json_path_steps, parse_json_or_none
 from sansio_core.http.response_plan import ResponsePlan
 from sansio_core.js import JsEngine
+from sansio_core.limits import MAX_JSON_DEPTH
 from sansio_core.sources import Sources
 
 CHAT = '{"choices":[{"message":{"content":"hi","n":null,"t":true,"x":3}}]}'
@@ -52,6 +53,14 @@ CASES = [
     ("json.toString", '{"toString":"own"}'),
     ("json.__proto__", '{"__proto__":"own"}'),
     ("json.$x._y", '{"$x":{"_y":"ok"}}'),
+    ("json.a", '{"a":"x\\u0000y"}'),
+    ("json.a", '{"a":"\\u2028"}'),
+    ("json.a", '{"a":"x"} trailing'),
+    ("json.a", ' {"a":"x"} '),
+    ("json.a", '\ufeff{"a":"x"}'),
+    ("json.a.b", '{"a":[]}'),
+    ("json.a[0]", '{"a":[]}'),
+    ("json.a[0]", '{"a":"str"}'),
 ]
 
 
@@ -77,6 +86,16 @@ def _run(expr: str, body: str, fast: bool) -> Any:
 @pytest.mark.parametrize(("expr", "body"), CASES)
 def test_python_path_matches_quickjs(expr: str, body: str) -> None:
     assert _run(expr, body, fast=True) == _run(expr, body, fast=False)
+
+
+def test_too_deep_json_fails_the_same_way() -> None:
+    deep = '{"a":' * (MAX_JSON_DEPTH + 5) + "1" + "}" * (MAX_JSON_DEPTH + 5)
+    errors = []
+    for fast in (True, False):
+        with pytest.raises(Exception) as info:
+            _run("json.a", deep, fast)
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1]
 
 
 def test_the_chat_path_is_taken_in_python() -> None:
