@@ -94,6 +94,25 @@ FEED_ALLOWED: dict[CallState, frozenset[str]] = {
 }
 
 
+# What handing out an action does to the call, by action type (``_kind``).
+_OTHER, _OPEN, _REPLY, _GONE, _END = range(5)
+_KINDS: dict[type, int] = {A.Open: _OPEN, A.Write: _REPLY, A.Read: _REPLY, A.Sleep: _REPLY,
+                           A.Release: _GONE, A.Close: _GONE, A.Complete: _END, A.Fail: _END}
+
+
+def _kind(action: A.Action) -> int:
+    kind = _KINDS.get(type(action))
+    if kind is not None:
+        return kind
+    if isinstance(action, A.Open):
+        return _OPEN
+    if isinstance(action, (A.Release, A.Close)):
+        return _GONE
+    if isinstance(action, A.TERMINAL):
+        return _END
+    return _REPLY if isinstance(action, A.NEEDS_REPLY) else _OTHER
+
+
 class Call:
     """Drive with: ``a = call.next_action()``; perform it; ``call.feed(event, now)``.
 
@@ -160,16 +179,18 @@ class Call:
 
     def feed(self, event: E.Event, now: Instant) -> None:
         """Report the outcome of the outstanding action (exactly one event)."""
-        kind = "cancel" if isinstance(event, E.Cancelled) else "reply"
-        if kind not in FEED_ALLOWED[self.state]:
-            if self.state is CallState.ERROR:
-                raise self._unusable()
-            raise LocalProtocolError(
-                f"feed({type(event).__name__}) with no outstanding action "
-                f"(call state {self.state.value}, last action: {type(self._pending).__name__})"
-            )
+        cancel = isinstance(event, E.Cancelled)
+        if cancel or self.state is not CallState.AWAITING:  # AWAITING takes a reply: the common case
+            kind = "cancel" if cancel else "reply"
+            if kind not in FEED_ALLOWED[self.state]:
+                if self.state is CallState.ERROR:
+                    raise self._unusable()
+                raise LocalProtocolError(
+                    f"feed({type(event).__name__}) with no outstanding action "
+                    f"(call state {self.state.value}, last action: {type(self._pending).__name__})"
+                )
         self._ctx.now = now
-        if kind == "cancel":
+        if cancel:
             if self.state is not CallState.DONE:
                 self._cancel()
             return
@@ -181,19 +202,20 @@ class Call:
     # -- internals -----------------------------------------------------------------
 
     def _hand_out(self, action: A.Action) -> A.Action:
-        if isinstance(action, A.Open):
-            self._open.add(action.conn)
-        elif isinstance(action, (A.Release, A.Close)):
-            self._open.discard(action.conn)
+        kind = _kind(action)
+        if kind == _OPEN:
+            self._open.add(action.conn)  # type: ignore[union-attr]
+        elif kind == _GONE:
+            self._open.discard(action.conn)  # type: ignore[union-attr]
         self._pending = action
-        if isinstance(action, A.TERMINAL):
+        if kind == _END:
             if self._poison is not None:
                 # The one time the internal error reaches the binding; from
                 # now on the call refuses every use.
                 self.state = CallState.ERROR
             else:
                 self.state = CallState.DONE
-        elif isinstance(action, A.NEEDS_REPLY):
+        elif kind in (_OPEN, _REPLY):
             self.state = CallState.AWAITING
         elif self._cleanup:
             self.state = CallState.CLEANUP

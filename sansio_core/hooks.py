@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from .errors import ConfigError, JsError, PromptwireError, TransformError
 from .js.engine import JSON_FROM_TEXT, UNDEFINED, JsEngine, JsFunction, Json, JsResult
-from .js.jsvalue import check_json_depth
+from .js.jsvalue import check_json_depth, js_truthy
 from .js.modules import module_function_source
 from .js.source_forms import candidates
 from .limits import MAX_JSON_DEPTH
@@ -122,6 +122,32 @@ _NOT_HEADERS = {"data", "process", "undefined", "null", "true", "false", "NaN", 
 _MAX_QUOTED = 200
 
 
+# ``json.a.b[0]["c"]``: a path the hot path evaluates in Python (``Hook.json_path``).
+_JSON_PATH = re.compile(r"json(?:\.[A-Za-z_$][\w$]*|\[(?:0|[1-9][0-9]{0,8})\]|\[(['\"])[\w$ -]*\1\])*")
+_PATH_STEP = re.compile(r"\.([A-Za-z_$][\w$]*)|\[(0|[1-9][0-9]*)\]|\[['\"]([\w$ -]*)['\"]\]")
+# What a plain object inherits: reading these goes to QuickJS.
+_INHERITED = frozenset({
+    "constructor", "__proto__", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__",
+    "hasOwnProperty", "isPrototypeOf", "propertyIsEnumerable", "toLocaleString", "toString", "valueOf",
+})
+_NO_ANSWER = object()
+
+
+def json_path_steps(source: str) -> tuple[tuple[str, bool], ...] | None:
+    """The steps of a ``transformResponse`` that is only a property path on ``json``
+    (``(name, is_index)`` each), or ``None`` for anything else."""
+    text = source.strip()
+    while text.endswith(";"):
+        text = text[:-1].rstrip()
+    if not _JSON_PATH.fullmatch(text) or text == "json":
+        return None
+    steps: list[tuple[str, bool]] = []
+    for m in _PATH_STEP.finditer(text, 4):
+        name, index, quoted = m.groups()
+        steps.append((index, True) if index is not None else (name if name is not None else quoted, False))
+    return tuple(steps)
+
+
 def _quote(text: str) -> str:
     text = text.strip()
     return repr(text if len(text) <= _MAX_QUOTED else text[:_MAX_QUOTED] + "...")
@@ -207,7 +233,8 @@ def _reject_constant(name: str) -> Any:
 class Hook:
     """A compiled option. ``form`` says which reading was taken (for docs and tests)."""
 
-    __slots__ = ("_arity", "_engine", "_fn", "_header", "_py", "_template", "form", "option", "source", "spec")
+    __slots__ = ("_arity", "_engine", "_fn", "_header", "_py", "_template", "form", "json_path", "option", "source",
+                 "spec")
 
     def __init__(self, spec: OptionSpec, form: str, source: str) -> None:
         self.spec = spec
@@ -220,6 +247,8 @@ class Hook:
         self._arity: int | None = None
         self._template: CompiledTemplate | None = None
         self._header: str | None = None
+        # Set for a JavaScript expression that only reads a path of ``json``: see ``eval_json_path``.
+        self.json_path: tuple[tuple[str, bool], ...] | None = None
 
     def __repr__(self) -> str:
         return f"<Hook {self.option} {self.form} {_quote(self.source)}>"
@@ -236,6 +265,41 @@ class Hook:
     def is_js(self) -> bool:
         """Runs in the target's JavaScript engine (arguments may be ``Json`` text)."""
         return self._fn is not None
+
+    def eval_json_path(self, parsed: Any) -> HookResult | None:
+        """``json_path`` over ``parsed`` (the body as ``parse_json_or_none`` gives it)
+        with JavaScript's semantics, without entering QuickJS; ``None`` when the
+        answer needs JavaScript (a number or object result, a string or array
+        property, an inherited name), so the caller runs the hook as usual."""
+        assert self.json_path is not None
+        value: Any = parsed if js_truthy(parsed) else None  # the prelude's `JSON.parse(text) || null`
+        for name, is_index in self.json_path:
+            kind = type(value)
+            if kind is dict:
+                if name in _INHERITED:
+                    return None
+                value = value.get(name, UNDEFINED)
+            elif kind is list:
+                if not is_index:
+                    return None
+                i = int(name)
+                value = value[i] if i < len(value) else UNDEFINED
+            elif value is None or value is UNDEFINED:
+                what = "null" if value is None else "undefined"
+                raise TransformError(f"{self._prefix()}TypeError: cannot read property '{name}' of {what}")
+            else:
+                return None
+        kind = type(value)
+        if kind is str:
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate: leave it to QuickJS
+                    return None
+            return HookResult(value)
+        if value is None or value is UNDEFINED or kind is bool:
+            return HookResult(value)
+        return None
 
     def call(self, *args: Any, flags: int = 0) -> HookResult:
         """Run the hook with the option's positional arguments (see ``SPECS``).
@@ -387,6 +451,8 @@ def compile_hook(
         raise _js_error(spec, value, err) from None
     hook = Hook(spec, form, text)
     hook._engine, hook._fn = js, fn_handle
+    if form == "expression" and spec.params[0] == "json":
+        hook.json_path = json_path_steps(text)
     return hook
 
 
@@ -424,6 +490,7 @@ __all__ = [
     "compile_hook",
     "has_template_tags",
     "is_header_name",
+    "json_path_steps",
     "parse_json_or_none",
     "python_key",
 ]

@@ -68,8 +68,18 @@ _HEADER_LINE = re.compile(r"^\s*([!#$%&'*+.^_`|~0-9A-Za-z-]+)\s*:\s*(.*?)\s*$", 
 _AUTH_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*\s+(\S.*)$")
 
 
+# Header and field names repeat on every call: the answer is remembered (bounded).
+_SECRET_NAME_SEEN: dict[str, bool] = {}
+_MAX_SEEN_NAMES = 4096
+
+
 def is_secret_name(name: str) -> bool:
-    return _NAME_NOISE.sub("", name.lower()) in SECRET_NAMES
+    known = _SECRET_NAME_SEEN.get(name)
+    if known is None:
+        known = _NAME_NOISE.sub("", name.lower()) in SECRET_NAMES
+        if len(_SECRET_NAME_SEEN) < _MAX_SEEN_NAMES and type(name) is str:
+            _SECRET_NAME_SEEN[name] = known
+    return known
 
 
 def _is_config_secret_name(name: str) -> bool:
@@ -190,11 +200,13 @@ class Secrets:
             return self.redact(value)
         if depth > _MAX_COLLECT_DEPTH * 4:
             return value
+        redact, data = self.redact, self.redact_data
         if isinstance(value, Mapping):
-            return {(self.redact(k) if isinstance(k, str) else k): self.redact_data(v, depth + 1)
+            # Strings inline (most values): a call per value costs more than the redaction.
+            return {(redact(k) if isinstance(k, str) else k): (redact(v) if type(v) is str else data(v, depth + 1))
                     for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [self.redact_data(v, depth + 1) for v in value]
+            return [redact(v) if type(v) is str else data(v, depth + 1) for v in value]
         return value
 
     def scrub_error(self, err: PromptwireError) -> PromptwireError:

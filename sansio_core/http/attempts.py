@@ -1,7 +1,8 @@
 """The attempt loop every HTTP exchange shares: try, ask the retry policy, sleep, try again.
 
 An attempt is a sub-flow that returns ``(outcome, result, failure)``: the
-``Outcome`` the policy judges, the value to hand back when the policy accepts
+``Outcome`` the policy judges (``None`` for a response the policy always
+accepts, see ``retry.never_retried``: no bookkeeping for a 200), the value to hand back when the policy accepts
 it (``None`` for a failed attempt) and the transport error, if any. The main
 request and the pre-steps' requests (session endpoint, ...) use the same
 loop, so retries, ``Sleep`` and the final error read the same everywhere.
@@ -19,8 +20,8 @@ from ..errors import PromptwireError, RemoteProtocolError, TransportError
 from .retry import Outcome, RetryPolicy, decide, exhausted_error, short_reason
 
 T = TypeVar("T")
-AttemptFlow = Generator[A.Action, "E.Event | None", tuple[Outcome, T | None, PromptwireError | None]]
-AttemptResult = tuple[Outcome, T | None, PromptwireError | None]
+AttemptFlow = Generator[A.Action, "E.Event | None", tuple[Outcome | None, T | None, PromptwireError | None]]
+AttemptResult = tuple[Outcome | None, T | None, PromptwireError | None]
 
 # What an exchange raises that the retry policy judges (everything else ends the call).
 ATTEMPT_ERRORS = (TransportError, RemoteProtocolError)
@@ -52,6 +53,9 @@ def run_attempts(
     counted = 0
     while True:
         outcome, result, failure = yield from attempt()
+        if outcome is None and result is not None:
+            return result, len(history) + 1
+        assert outcome is not None
         decision = decide(policy, counted, outcome, ctx.now, ctx.rng, history=history, deadline=deadline)
         if decision.retry:
             why_not = veto() if veto is not None and failure is not None else None

@@ -264,8 +264,8 @@ class ResponsePlan:
         # Parse the body in Python only when something here reads it: a
         # JavaScript transform parses its own copy inside the engine.
         hook = self.transform_response_hook
-        needs_parsed = (hook is None or not hook.is_js or self.session_parser_hook is not None
-                        or '"tokenUsage"' in body_text)
+        needs_parsed = (hook is None or not hook.is_js or hook.json_path is not None
+                        or self.session_parser_hook is not None or '"tokenUsage"' in body_text)
         parsed = parse_json_or_none(body_text) if needs_parsed else None
         if session_endpoint_id:
             ret["sessionId"] = session_endpoint_id
@@ -294,6 +294,11 @@ class ResponsePlan:
             # promptfoo's default `parsedData || rawText`: JSON 0/false/null/"" give the text.
             return {"output": parsed if js_truthy(parsed) else body_text}
         if hook.is_js:
+            if hook.json_path is not None:
+                # `json.a.b[0].c` in Python, with JavaScript's answers and errors.
+                fast = hook.eval_json_path(parsed)
+                if fast is not None:
+                    return normalize_result(fast)
             if not _reads_context(hook):
                 # An expression that never names `context` cannot see it:
                 # skip serialising headers and vars on the hot path.

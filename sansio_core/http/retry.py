@@ -261,6 +261,12 @@ def decide(
     return decision
 
 
+def never_retried(policy: RetryPolicy, status: int) -> bool:
+    """``decide`` accepts a response with this status as it is (no retry, no
+    error) whatever its reason or body: the attempt loop may skip the ``Outcome``."""
+    return status != 429 and status not in TRANSIENT_REASONS and not (policy.retry_5xx and 500 <= status <= 599)
+
+
 def exhausted_error(policy: RetryPolicy, attempts: Sequence[str]) -> RetriesExhausted:
     """The error after the last attempt: how many were made and why each failed.
 
@@ -552,6 +558,7 @@ __all__ = [
     "RetryPolicy",
     "decide",
     "exhausted_error",
+    "never_retried",
     "retry_hint_s",
     "short_reason",
 ]

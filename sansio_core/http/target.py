@@ -42,7 +42,7 @@ from .prepared import PreparedRequest
 from .redirects import is_redirect, next_request
 from .request_plan import RequestPlan
 from .response_plan import ResponsePlan, sanitize
-from .retry import Outcome, RetryPolicy
+from .retry import Outcome, RetryPolicy, never_retried
 from .tools_format import tools_vars
 
 
@@ -216,6 +216,8 @@ class HttpTarget:
                 # length no longer describe what the caller sees.
                 got = replace(got, headers=tuple(
                     (k, v) for k, v in got.headers if k not in ("content-encoding", "content-length")))
+            if never_retried(self._retry, got.status):
+                return None, (got, text), None
             return Outcome.response(got.status, got.reason, got.headers, text), (got, text), None
 
         def streamed() -> str | None:

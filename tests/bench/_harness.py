@@ -61,11 +61,11 @@ def measure(name: str, concurrency: int, requests: int, run: Callable[[], None])
 
 
 def report(results: list[Result], baseline: str) -> str:
-    lines = [f"{'client':<22}{'conc':>5}{'req/s':>10}{'cpu µs/req':>12}{'rps x base':>11}{'cpu x base':>11}"]
+    lines = [f"{'client':<30}{'conc':>5}{'req/s':>10}{'cpu µs/req':>12}{'rps x base':>11}{'cpu x base':>11}"]
     for conc in sorted({r.concurrency for r in results}):
         rows = [r for r in results if r.concurrency == conc]
         base = next((r for r in rows if r.name == baseline), rows[0])
         for r in rows:
-            lines.append(f"{r.name:<22}{r.concurrency:>5}{r.rps:>10.0f}{r.cpu_us:>12.1f}"
+            lines.append(f"{r.name:<30}{r.concurrency:>5}{r.rps:>10.0f}{r.cpu_us:>12.1f}"
                          f"{r.rps / base.rps:>11.2f}{r.cpu_us / base.cpu_us:>11.2f}")
     return "\n".join(lines)

@@ -1,6 +1,10 @@
 """Keep-alive POSTs of a templated JSON body, answer extracted from the JSON.
 
-    python tests/bench/bench_http.py [--requests N] [--concurrency 1,50]
+    python tests/bench/bench_http.py [--requests N] [--concurrency 1,50] [--codecs auto,h11]
+    python tests/bench/bench_http.py --concurrency 1,10,50,200,1000 --clients aiohttp,asyncio,trio
+
+``--codecs`` runs each promptwire client once per HTTP/1.1 codec
+(``PROMPTWIRE_HTTP_PARSER``); the scaling table is the second line.
 
 promptwire (asyncio, trio, sync bindings) against aiohttp and httpx doing the
 same work: render a JSON body with the prompt, POST it, parse the JSON answer
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import threading
 from typing import Any
 
@@ -79,6 +84,30 @@ def bench_httpx(port: int, n: int, conc: int) -> Result:
             await asyncio.gather(*(worker(k) for k in split(n, conc)))
 
     return measure("httpx (asyncio)", conc, n, lambda: asyncio.run(main()))
+
+
+def bench_httpx_sync(port: int, n: int, conc: int) -> Result:
+    import httpx
+
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
+    client = httpx.Client(limits=limits)
+
+    def worker(k: int) -> None:
+        for _ in range(k):
+            r = client.post(url, content=body_for(PROMPT), headers=HEADERS)
+            assert r.json()["choices"][0]["message"]["content"]
+
+    def run() -> None:
+        threads = [threading.Thread(target=worker, args=(k,)) for k in split(n, conc)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    result = measure("httpx.Client", conc, n, run)
+    client.close()
+    return result
 
 
 def bench_pw_asyncio(port: int, n: int, conc: int) -> Result:
@@ -172,8 +201,12 @@ def bench_pw_bare(port: int, n: int, conc: int) -> Result:
     return measure("pw asyncio I/O only", conc, n, lambda: asyncio.run(main()))
 
 
-CLIENTS = {"aiohttp": bench_aiohttp, "httpx": bench_httpx, "asyncio": bench_pw_asyncio,
+CLIENTS = {"aiohttp": bench_aiohttp, "httpx": bench_httpx, "httpx-sync": bench_httpx_sync,
+           "asyncio": bench_pw_asyncio,
            "trio": bench_pw_trio, "sync": bench_pw_sync, "bare": bench_pw_bare}
+
+
+PROMPTWIRE_CLIENTS = frozenset({"asyncio", "trio", "sync"})
 
 
 def main() -> None:
@@ -181,14 +214,22 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=5000)
     ap.add_argument("--concurrency", default="1,50")
     ap.add_argument("--clients", default=",".join(CLIENTS))
+    ap.add_argument("--codecs", default="auto", help="PROMPTWIRE_HTTP_PARSER values, comma-separated")
     args = ap.parse_args()
+    codecs = args.codecs.split(",")
     pin_client()
     results = []
     with prebuilt_server() as port:
         for conc in [int(c) for c in args.concurrency.split(",")]:
             for name in args.clients.split(","):
-                CLIENTS[name](port, min(500, args.requests), conc)  # warm-up
-                results.append(CLIENTS[name](port, args.requests, conc))
+                for codec in codecs if name in PROMPTWIRE_CLIENTS else [None]:
+                    if codec is not None:
+                        os.environ["PROMPTWIRE_HTTP_PARSER"] = codec
+                    CLIENTS[name](port, min(500, args.requests), conc)  # warm-up
+                    result = CLIENTS[name](port, args.requests, conc)
+                    if codec is not None and len(codecs) > 1:
+                        result.name += f" [{codec}]"
+                    results.append(result)
     print(report(results, "aiohttp"))
 
 

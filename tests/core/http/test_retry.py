@@ -18,7 +18,15 @@ from sansio_core.errors import (
     RetriesExhausted,
     TransportError,
 )
-from sansio_core.http.retry import Decision, Outcome, RetryPolicy, decide, exhausted_error, retry_hint_s
+from sansio_core.http.retry import (
+    Decision,
+    Outcome,
+    RetryPolicy,
+    decide,
+    exhausted_error,
+    never_retried,
+    retry_hint_s,
+)
 from sansio_core.timebase import Instant
 
 NOW = Instant(mono=100.0, wall=1_700_000_000.0)
@@ -421,3 +429,19 @@ def test_h11_style_bytes_headers() -> None:
     out = Outcome.response(429, "Too Many Requests", [(b"Retry-After", b"2")])
     d = decide(POLICY, 0, out, NOW, rng())
     assert d.retry and 2.0 <= d.delay_s < 3.0
+
+
+@pytest.mark.parametrize("retry_5xx", [False, True])
+def test_never_retried_statuses_are_accepted_by_decide(retry_5xx: bool) -> None:
+    """The attempt loop skips ``decide`` for these: it must have accepted them as they are."""
+    policy = RetryPolicy(retry_5xx=retry_5xx)
+    now = Instant(0.0, 0.0)
+    for status in range(100, 600):
+        if not never_retried(policy, status):
+            continue
+        for reason in ("", "OK", "Service Unavailable", "Bad Gateway"):
+            d = decide(policy, 0, Outcome.response(status, reason, {"retry-after": "1"}, '{"error":{"code":"x"}}'),
+                       now, random.Random(0))
+            assert not d.retry and d.final_error is None, (status, reason)
+    assert not never_retried(policy, 429) and not never_retried(policy, 503)
+    assert never_retried(policy, 500) is not retry_5xx
