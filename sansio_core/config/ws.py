@@ -38,9 +38,10 @@ class WsConfig(BaseModel):
     timeoutMs: float | None = None
     headers: dict[str, str] | None = None
     protocols: str | list[str] | None = None
-    # promptfoo's evaluator reads it; promptwire also retries a failed
-    # handshake (429, transient 5xx, network errors) under the HTTP retry
-    # policy with this many retries (``ws.handshake``).
+    # promptfoo's evaluator reads it; when it is set, promptwire also retries a
+    # failed handshake (429, transient 5xx, network errors) under the HTTP
+    # retry policy with this many retries (``ws.flow.ws_retry_policy``); unset,
+    # one handshake, as the reference makes.
     maxRetries: int | None = Field(default=None, ge=0)
     # promptwire extensions (WebSocket parity with HTTP, user-asks D/G): the
     # HTTP ``auth`` and ``tls`` blocks, applied to the handshake and to wss://.

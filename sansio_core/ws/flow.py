@@ -107,6 +107,17 @@ def _clean(response: dict[str, Any]) -> ProviderResponse:
     return ProviderResponse({k: v for k, v in response.items() if not is_undefined(v)})
 
 
+def ws_retry_policy(max_retries: int | None, env: Mapping[str, str]) -> RetryPolicy:
+    """The handshake's retry policy: the HTTP one, but only when ``maxRetries`` is set.
+
+    promptfoo's WebSocket provider makes exactly one handshake (the shared
+    conformance case ws_handshake_rejected_503 records one request), so that
+    stays the default; ``maxRetries: N`` opts into HTTP's rules (429, transient
+    5xx, network errors) with N retries.
+    """
+    return RetryPolicy.from_config(0 if max_retries is None else max_retries, env)
+
+
 class WsTarget:
     """A compiled ``ws``/``wss``/``websocket`` provider entry.
 
@@ -137,7 +148,7 @@ class WsTarget:
     ) -> None:
         self._tls = tls
         self._auth = auth if auth is not None else HandshakeAuth(None, [])
-        self._retry = retry if retry is not None else RetryPolicy.from_config(config.maxRetries, env)
+        self._retry = retry if retry is not None else ws_retry_policy(config.maxRetries, env)
         self._timeouts = Timeouts.build(env, total_ms=timeout_ms)
         self.secrets = secrets if secrets is not None else Secrets()
         self.label = self.secrets.redact(label)
@@ -224,7 +235,7 @@ class WsTarget:
             js=js,
             tls=tls,
             auth=auth,
-            retry=RetryPolicy.from_config(config.maxRetries, env),
+            retry=ws_retry_policy(config.maxRetries, env),
         )
 
     @property
