@@ -215,7 +215,7 @@ class FlakyWsServer:
 def test_a_handshake_429_is_retried_after_retry_after(runner: Any) -> None:
     server = FlakyWsServer(refuse=1)
     try:
-        (result,) = runner.run(calls(ws(server.url, messageTemplate="{{ prompt }}"), "hi"))
+        (result,) = runner.run(calls(ws(server.url, messageTemplate="{{ prompt }}", maxRetries=2), "hi"))
     finally:
         server.close()
     assert not isinstance(result, Exception), result

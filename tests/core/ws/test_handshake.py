@@ -108,7 +108,7 @@ def test_a_missing_tls_file_is_a_config_error() -> None:
 
 def test_a_429_with_retry_after_is_retried_after_the_wait() -> None:
     server = answering(reject_first=[429], reject_headers=[(b"retry-after", b"2")])
-    result = run(target({}), server)
+    result = run(target({"maxRetries": 4}), server)
     assert result.response.output == "ok"
     assert len(server.handshakes) == 2
     assert server.handshakes[1] - server.handshakes[0] == pytest.approx(2.0, abs=0.05)
@@ -118,13 +118,13 @@ def test_a_429_with_retry_after_is_retried_after_the_wait() -> None:
 @pytest.mark.parametrize("status", [502, 503, 504])
 def test_transient_refusals_are_retried(status: int) -> None:
     server = answering(reject_first=[status, status])
-    assert run(target({}), server).response.output == "ok"
+    assert run(target({"maxRetries": 4}), server).response.output == "ok"
     assert len(server.handshakes) == 3
 
 
 def test_network_failures_are_retried() -> None:
     server = answering(refuse_first=2)
-    assert run(target({}), server).response.output == "ok"
+    assert run(target({"maxRetries": 4}), server).response.output == "ok"
     assert server.opens == 3
 
 
@@ -136,16 +136,24 @@ def test_retries_stop_at_max_retries_with_the_status_and_history() -> None:
     assert len(server.handshakes) == 3
 
 
+def test_without_max_retries_one_handshake_as_the_reference() -> None:
+    # promptfoo's ws provider makes one handshake (conformance ws_handshake_rejected_503).
+    server = answering(reject_status=503)
+    err = run(target({}), server).error
+    assert isinstance(err, HttpStatusError) and err.status == 503
+    assert len(server.handshakes) == 1
+
+
 def test_a_401_is_not_retried() -> None:
     server = answering(reject_status=401)
-    err = run(target({}), server).error
+    err = run(target({"maxRetries": 4}), server).error
     assert isinstance(err, HttpStatusError) and err.status == 401
     assert len(server.handshakes) == 1
 
 
 def test_retries_never_pass_the_call_deadline() -> None:
     server = answering(reject_status=429, reject_headers=[(b"retry-after", b"30")])
-    result = run(target({"timeoutMs": 5000}), server)
+    result = run(target({"timeoutMs": 5000, "maxRetries": 4}), server)
     assert isinstance(result.error, HttpStatusError) and "deadline" in str(result.error)
     assert len(server.handshakes) == 1 and result.elapsed < 5
 
@@ -209,6 +217,6 @@ def test_file_auth_token_reaches_the_handshake_headers_and_is_cached() -> None:
 def test_a_retried_handshake_takes_a_rate_limit_token() -> None:
     # docs/retries.md: every WebSocket connection counts, a retry's too.
     server = answering(reject_first=[503])
-    result = run(target({"maxRequestsPerSecond": 1}), server)
+    result = run(target({"maxRequestsPerSecond": 1, "maxRetries": 4}), server)
     assert result.response.output == "ok"
     assert server.handshakes[1] - server.handshakes[0] == pytest.approx(1.0, abs=0.05)
