@@ -277,7 +277,10 @@ def _parse_host(text: str) -> str:
             return "[" + ipaddress.IPv6Address(text[1:-1]).compressed + "]"
         except ValueError:
             raise UrlError(f"invalid IPv6 address {text!r}") from None
-    domain = unquote_to_bytes(text).decode("utf-8", "replace")
+    try:
+        domain = unquote_to_bytes(text).decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a lone surrogate: not a code point a URL can carry
+        raise UrlError(f"invalid host {text!r}") from None
     if domain.isascii():
         domain = domain.lower()
     else:
@@ -299,7 +302,7 @@ def _maybe_ipv4(domain: str) -> str | None:
     labels = domain.split(".")
     if labels[-1] == "" and len(labels) > 1:
         labels = labels[:-1]
-    if not _ipv4_number(labels[-1], strict=True) and not labels[-1].isdigit():
+    if _ipv4_number(labels[-1], strict=True) is None and not labels[-1].isdigit():
         return None
     if len(labels) > 4:
         raise UrlError(f"invalid IPv4 address {domain!r}")

@@ -58,7 +58,9 @@ def js_number(value: float | int) -> str:
         return "Infinity" if value > 0 else "-Infinity"
     if value == 0:
         return "0"
-    if value.is_integer() and abs(value) < 2**53:
+    # Integral doubles below 1e16 print as their integer (Python's repr would
+    # add ".0"); from 1e16 on, repr switches to an exponent, handled below.
+    if value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     magnitude = abs(value)
     if 1e-4 <= magnitude < 1e16:

@@ -124,16 +124,12 @@ def test_invalid_hosts(text: str, message: str) -> None:
         parse_url(text)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an IPv4 number that is 0 in hex ('0x', '0x0') is falsy in "
-                   "_maybe_ipv4, so the host stays a domain; Node parses http://0x0/ as http://0.0.0.0/")
 @pytest.mark.parametrize(("text", "href"), [("http://0x/", "http://0.0.0.0/"), ("http://0x0/", "http://0.0.0.0/"),
                                             ("http://1.0x0/", "http://1.0.0.0/")])
 def test_zero_hex_ipv4_hosts(text: str, href: str) -> None:
     assert parse_url(text).href() == href
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a lone surrogate in the host raises UnicodeEncodeError from "
-                   "unquote_to_bytes instead of UrlError (Node: ERR_INVALID_URL)")
 def test_lone_surrogate_in_host_is_a_url_error() -> None:
     with pytest.raises(UrlError):
         parse_url("http://a\udcff.test/")

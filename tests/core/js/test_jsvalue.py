@@ -70,14 +70,11 @@ def test_js_number_matches_number_to_string(value: float, text: str) -> None:
     assert js_number(value) == text
 
 
-@pytest.mark.xfail(strict=True, reason="bug: integral floats in [2**53, 1e16) keep Python's '.0' "
-                   "(js_number(2.0**53) == '9007199254740992.0'; JavaScript prints '9007199254740992')")
 @pytest.mark.parametrize("value", [2.0**53, 2.0**53 + 2, 9.5e15])
 def test_js_number_integral_floats_between_2_53_and_1e16(value: float) -> None:
     assert js_number(value) == str(int(value))
 
 
-@pytest.mark.xfail(strict=True, reason="bug: JSON.stringify(2**53) prints '9007199254740992.0' (same js_number gap)")
 def test_js_json_prints_large_integral_floats_without_a_fraction() -> None:
     assert js_json({"n": 2.0**53}) == '{"n":9007199254740992}'
 
