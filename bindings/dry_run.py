@@ -27,7 +27,7 @@ from typing import Any
 from sansio_core import actions as A
 from sansio_core import events as E
 from sansio_core.errors import ConfigError
-from sansio_core.http.response_plan import REDACTED, is_secret_name, sanitize
+from sansio_core.redaction import REDACTED, is_secret_name, sanitize
 from sansio_core.timebase import Instant
 from sansio_core.ws.url import redact_url
 

@@ -30,12 +30,12 @@ from ..errors import (
 from ..hooks import Hook, compile_hook, parse_json_or_none
 from ..http.message import check_header_name, clean_header_value, finish_headers, url_for_messages
 from ..http.prepared import PreparedRequest
-from ..http.response_plan import sanitize
 from ..http.retry import RetryPolicy
 from ..http.urls import parse_url, utf8
 from ..js.engine import JsEngine, Json
 from ..js.jsvalue import js_json, js_truthy
 from ..limits import ERROR_BODY_SNIPPET, Limits
+from ..redaction import sanitize
 from ..sources import Sources
 from ..templating import ObjectTemplate, Template, TemplateEngine
 from .prestep import StepFlow, fetch, response_text, tls_for, touch_lru

@@ -30,9 +30,9 @@ from ..config.http import GeneratedSource, Multipart, MultipartField, MultipartF
 from ..errors import ConfigError, LimitExceeded, TemplateError
 from ..js.jsvalue import js_trim
 from ..limits import MAX_MULTIPART_BODY
+from ..redaction import REDACTED, is_secret_name, sanitize
 from ..sources import FILE_PREFIX, Sources, split_file_ref
 from ..templating import Template, TemplateEngine, print_value
-from .response_plan import REDACTED, is_secret_name, sanitize
 from .urls import utf8
 
 DEFAULT_DOCUMENT_TEXT = "Promptfoo generated document for multipart HTTP target testing."

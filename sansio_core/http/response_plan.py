@@ -33,7 +33,7 @@ from ..hooks import Hook, TemplateEngine, compile_hook, parse_json_or_none
 from ..js.engine import FLAG_LAZY_CONTEXT, FLAG_RESPONSE_DATA, JSON_FROM_TEXT, UNDEFINED, JsEngine, Json
 from ..js.jsvalue import js_truthy, normalize_result
 from ..js.limits import JsLimits
-from ..redaction import REDACTED, SECRET_NAMES, is_secret_name, sanitize
+from ..redaction import REDACTED, is_secret_name, sanitize
 from ..response import ProviderResponse
 from ..sources import Sources
 
@@ -331,13 +331,9 @@ class ResponsePlan:
 
 
 __all__ = [
-    "REDACTED",
-    "SECRET_NAMES",
     "ResponsePlan",
     "TokenEstimation",
     "default_token_usage",
     "estimate_tokens",
     "header_map",
-    "is_secret_name",
-    "sanitize",
 ]

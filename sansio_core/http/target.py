@@ -26,7 +26,7 @@ from ..js.jsvalue import check_json_depth
 from ..limits import Limits
 from ..proxy import ProxySettings
 from ..ratelimit import RateLimiter, wait_for_token
-from ..redaction import Secrets, is_secret_name
+from ..redaction import Secrets, is_secret_name, sanitize
 from ..response import ProviderResponse
 from ..sources import Sources
 from ..streams.http_stream import StreamDecoder
@@ -41,7 +41,7 @@ from .multipart import debug_summary
 from .prepared import PreparedRequest
 from .redirects import is_redirect, next_request
 from .request_plan import RequestPlan
-from .response_plan import ResponsePlan, sanitize
+from .response_plan import ResponsePlan
 from .retry import Outcome, RetryPolicy, never_retried
 from .tools_format import tools_vars
 
