@@ -151,8 +151,12 @@ class Target(_Base):
         yield from _sync_driver.run_call(call, self._backend, self._pool)
 
     def close(self) -> None:
-        for stream in self._pool.drain():
-            stream.force_close()
+        """Close the idle connections; a kept WebSocket conversation gets its close frame first."""
+        for stream, farewell in self._pool.drain_entries():
+            if farewell:
+                _sync_driver.say_goodbye(stream, farewell, self._backend)
+            else:
+                stream.force_close()
 
     def __enter__(self) -> Target:
         return self
@@ -223,14 +227,18 @@ class AsyncTarget(_Base):
             yield item
 
     async def aclose(self) -> None:
-        """Close the idle connections of the running loop's pool."""
+        """Close the idle connections of the running loop's pool (kept WebSocket
+        conversations get their close frame first)."""
         import sniffio
 
         library = sniffio.current_async_library()
         current = self._loops.pop(library, None)
         if current is not None and current[0] is _current_loop(library):
-            for stream in current[2].drain():
-                stream.force_close()
+            for stream, farewell in current[2].drain_entries():
+                if farewell:
+                    await _async_driver.say_goodbye(stream, farewell, current[1])
+                else:
+                    stream.force_close()
 
 
 def _current_loop(library: str) -> object:

@@ -9,6 +9,11 @@ that finds every slot taken gets a ``Waiter`` (made by its backend) and waits
 in line, first come first served, under its own connect deadline; a released
 slot goes straight to the first waiter. Idle connections keep no slot, and at
 most ``limit`` of them are kept per origin.
+
+A WebSocket conversation (``Open.keep_tag``) is a key of its own with a limit
+of one: its calls take turns on one socket, in arrival order. Its idle socket
+may carry an expiry (``Release.idle_s``) and farewell bytes to send before it
+is closed (``expired``, ``drain_entries``).
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ def limit_from(env: Mapping[str, str] | None = None, configured: int | None = No
 class Pool(Generic[S]):
     def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
         self._idle: defaultdict[K, list[S]] = defaultdict(list)
+        # Per idle stream (by id) that must not stay idle for ever: (key, expiry, farewell).
+        self._expiry: dict[int, tuple[K, float | None, bytes]] = {}
         self._active: defaultdict[K, int] = defaultdict(int)
         self._waiters: defaultdict[K, deque[Waiter]] = defaultdict(deque)
         self._granted: set[int] = set()  # ids of waiters woken with a slot
@@ -68,11 +75,11 @@ class Pool(Generic[S]):
 
     # -- slots -----------------------------------------------------------------------------
 
-    def acquire(self, key: K, make_waiter: Callable[[], W]) -> W | None:
+    def acquire(self, key: K, make_waiter: Callable[[], W], limit: int | None = None) -> W | None:
         """``None``: the slot is yours. Otherwise wait on the returned waiter; if you stop
-        waiting without being woken, call ``abandon``."""
+        waiting without being woken, call ``abandon``. ``limit`` overrides the pool's."""
         with self._lock:
-            if self._active[key] < self.limit and not self._waiters[key]:
+            if self._active[key] < (limit or self.limit) and not self._waiters[key]:
                 self._active[key] += 1
                 return None
             waiter = make_waiter()
@@ -123,20 +130,54 @@ class Pool(Generic[S]):
     def take(self, key: K) -> S | None:
         with self._lock:
             idle = self._idle.get(key)
-            return idle.pop() if idle else None
+            if not idle:
+                return None
+            stream = idle.pop()
+            self._expiry.pop(id(stream), None)
+            return stream
 
-    def put(self, key: K, stream: S) -> bool:
-        """Store an idle stream; False when the origin is full (caller closes it)."""
+    def put(self, key: K, stream: S, *, expires: float | None = None, farewell: bytes = b"") -> bool:
+        """Store an idle stream; False when the origin is full (caller closes it).
+
+        ``expires`` (monotonic seconds): ``expired`` hands it back for closing
+        after that; ``farewell``: bytes to send before closing it.
+        """
         with self._lock:
             idle = self._idle[key]
             if len(idle) >= self.limit:
                 return False
             idle.append(stream)
+            if expires is not None or farewell:
+                self._expiry[id(stream)] = (key, expires, farewell)
             return True
+
+    def expired(self, now: float) -> list[tuple[S, bytes]]:
+        """Remove and return the idle streams past their expiry, with their farewell bytes."""
+        if not self._expiry:
+            return []
+        with self._lock:
+            out: list[tuple[S, bytes]] = []
+            for sid, (key, expires, farewell) in list(self._expiry.items()):
+                if expires is None or expires > now:
+                    continue
+                idle = self._idle.get(key, [])
+                for i, stream in enumerate(idle):
+                    if id(stream) == sid:
+                        del idle[i]
+                        out.append((stream, farewell))
+                        break
+                del self._expiry[sid]
+            return out
+
+    def drain_entries(self) -> list[tuple[S, bytes]]:
+        """Remove and return every idle stream with its farewell bytes (for closing at shutdown)."""
+        with self._lock:
+            out = [(s, self._expiry.get(id(s), ((), None, b""))[2])
+                   for streams in self._idle.values() for s in streams]
+            self._idle.clear()
+            self._expiry.clear()
+            return out
 
     def drain(self) -> list[S]:
         """Remove and return every idle stream (for closing at shutdown)."""
-        with self._lock:
-            out = [s for streams in self._idle.values() for s in streams]
-            self._idle.clear()
-            return out
+        return [stream for stream, _ in self.drain_entries()]

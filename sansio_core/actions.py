@@ -63,6 +63,15 @@ class Open:
     reply judged by ``proxy.parse_connect_reply``), then start ``tls`` over the
     tunnel. A refusal is ``OpenFailed(kind=PROXY)`` naming the proxy, never its
     credentials. Pooled connections are keyed by origin *and* proxy.
+
+    ``keep_tag`` (WebSocket ``connectionScope: conversation``): the connection
+    belongs to one conversation, pooled under origin, proxy *and* tag. At most
+    one call holds a tag's connection at a time (the others wait in line, under
+    ``deadline``, in arrival order), and an idle one is handed back even when
+    bytes arrived while it was idle: ``Opened.readable`` says so and the core
+    reads them itself. ``replaces``: a connection of this call to close first,
+    whose slot the new one takes over (a dead conversation socket replaced
+    without losing the call's turn).
     """
 
     conn: int
@@ -73,6 +82,8 @@ class Open:
     deadline: float | None
     reuse_ok: bool = True
     proxy: ProxyRoute | None = None
+    keep_tag: Any = None
+    replaces: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +106,17 @@ class Read:
 
 @dataclass(frozen=True, slots=True)
 class Release:
-    """The exchange is over: pool the connection if ``reusable``, else close it."""
+    """The exchange is over: pool the connection if ``reusable``, else close it.
+
+    ``idle_s``: close the pooled connection once it has been idle that long
+    (``None``: kept until the pool closes). ``farewell``: bytes to write (best
+    effort) before the pool closes it (a WebSocket close frame).
+    """
 
     conn: int
     reusable: bool
+    idle_s: float | None = None
+    farewell: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)

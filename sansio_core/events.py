@@ -16,6 +16,8 @@ from .errors import FailureKind
 class Opened:
     conn: int
     reused: bool = False
+    # A reused ``keep_tag`` connection with bytes (or EOF) waiting to be read.
+    readable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,19 @@ log = logging.getLogger("promptwire")
 
 def _pool_key(action: A.Open) -> tuple[Any, ...]:
     # Through a proxy, the connection belongs to origin *and* proxy (credentials included).
+    # A WebSocket conversation's socket is also keyed by its tag (one key per conversation).
     return (action.scheme, action.host, action.port, action.tls.pool_key() if action.tls else None,
-            action.proxy)
+            action.proxy, action.keep_tag)
+
+
+def say_goodbye(stream: SyncStream, farewell: bytes, backend: SyncBackend) -> None:
+    """Close a pooled stream, first sending its farewell bytes (best effort, within a second)."""
+    if farewell:
+        try:
+            stream.send_all(farewell, backend.now().mono + 1.0)
+        except Exception:  # the peer may be gone; closing is all that is left
+            pass
+    stream.close()
 
 
 class ProxyRefused(Exception):
@@ -79,9 +90,21 @@ def _connect(action: A.Open, backend: SyncBackend, ssl_context: Any, server_name
 
 def _open(action: A.Open, backend: SyncBackend, pool: Pool[SyncStream],
                 streams: dict[int, SyncStream], keys: dict[int, tuple[Any, ...]]) -> E.Event:
+    for stale, farewell in pool.expired(backend.now().mono):
+        say_goodbye(stale, farewell, backend)
     key = _pool_key(action)
-    # A slot under the per-origin limit first, in line behind earlier callers.
-    waiter = pool.acquire(key, backend.new_waiter)
+    kept = action.keep_tag is not None
+    # A slot under the per-origin limit first, in line behind earlier callers
+    # (a conversation's one socket: one call at a time, in arrival order),
+    # unless the call hands over the slot of a connection it is replacing.
+    replaced = keys.pop(action.replaces, None) if action.replaces is not None else None
+    if replaced is not None:
+        dead = streams.pop(action.replaces, None)  # type: ignore[arg-type]
+        if dead is not None:
+            dead.force_close()
+        if replaced != key:
+            pool.release(replaced)
+    waiter = None if replaced == key else pool.acquire(key, backend.new_waiter, 1 if kept else None)
     if waiter is not None:
         try:
             got = waiter.wait(action.deadline)
@@ -95,6 +118,9 @@ def _open(action: A.Open, backend: SyncBackend, pool: Pool[SyncStream],
     keys[action.conn] = key  # holds the slot until Release/Close
     if action.reuse_ok:
         while (idle := pool.take(key)) is not None:
+            if kept:  # the core reads what arrived while it was idle (frames, a close, EOF)
+                streams[action.conn] = idle
+                return E.Opened(action.conn, reused=True, readable=idle.is_readable())
             if idle.is_readable():  # closed by the server while idle
                 idle.force_close()
                 continue
@@ -146,9 +172,12 @@ def _perform(action: A.Action, backend: SyncBackend, pool: Pool[SyncStream],
     if isinstance(action, A.Release):
         stream = streams.pop(action.conn)
         key = keys.pop(action.conn)
+        expires = None if action.idle_s is None else backend.now().mono + action.idle_s
+        # Pooled before the slot passes on, so that the next caller finds it.
+        pooled = action.reusable and pool.put(key, stream, expires=expires, farewell=action.farewell)
         pool.release(key)
-        if not (action.reusable and pool.put(key, stream)):
-            stream.close()
+        if not pooled:
+            say_goodbye(stream, action.farewell, backend)
         return None
     if isinstance(action, A.Close):
         held = keys.pop(action.conn, None)

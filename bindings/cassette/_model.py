@@ -82,7 +82,7 @@ class Step:
     op: str  # open | write | read | sleep | load
     t: float
     conn: int | None = None
-    result: str = "ok"  # open: opened|reused|failed|timeout; write: written|failed|timeout;
+    result: str = "ok"  # open: opened|reused|reused-readable|failed|timeout; write: written|failed|timeout;
     # read: data|eof|failed|timeout; sleep: woke; load: loaded|failed
     kind: str = ""
     detail: str = ""
@@ -105,7 +105,7 @@ class Step:
         if self.op == "open":
             if self.result == "failed":
                 return E.OpenFailed(c, kind, self.detail)
-            return E.Opened(c, reused=self.result == "reused")
+            return E.Opened(c, reused=self.result.startswith("reused"), readable=self.result == "reused-readable")
         if self.op == "write":
             return E.WriteFailed(c, kind, self.detail) if self.result == "failed" else E.Written(c)
         if self.op == "read":
@@ -237,7 +237,7 @@ def _set_result(st: Step, event: E.Event) -> None:
     if isinstance(event, E.TimedOut):
         st.result = "timeout"
     elif isinstance(event, E.Opened):
-        st.result = "reused" if event.reused else "opened"
+        st.result = ("reused-readable" if event.readable else "reused") if event.reused else "opened"
     elif isinstance(event, (E.OpenFailed, E.WriteFailed, E.ReadFailed)):
         st.result, st.kind, st.detail = "failed", event.kind.value, event.detail
     elif isinstance(event, E.Written):

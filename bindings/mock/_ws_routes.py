@@ -113,7 +113,40 @@ async def ping(ws: WsSession, query: Query) -> None:
         await ws.send_text(content.dumps({"reply": content.echo(prompt), "pong": got}))
 
 
+async def chat(ws: WsSession, query: Query) -> None:
+    """A service that keeps the conversation per connection (``connectionScope: conversation``).
+
+    ``?ready=1`` sends ``READY`` first; ``?token=T`` wants ``{"type":"auth","token":T}``
+    before any prompt (answers ``{"type":"auth_ok"}``, closes 1008 otherwise);
+    ``?drop_after=N`` drops TCP after the N-th reply.
+    """
+    if query.flag("ready"):
+        await ws.send_text("READY")
+    token = query.get("token")
+    if token is not None:
+        hello = content.parse_json(_raw_text(await ws.receive()))
+        if not (isinstance(hello, dict) and hello.get("type") == "auth" and hello.get("token") == token):
+            await ws.close(1008, "authenticate first")
+            return
+        await ws.send_text(content.dumps({"type": "auth_ok"}))
+    drop_after = query.integer("drop_after", 0, 0, MAX_WS_MESSAGES)
+    history: list[str] = []
+    for _ in range(MAX_WS_MESSAGES):
+        prompt = await _next_prompt(ws, query)
+        history.append(prompt)
+        await ws.send_text(content.dumps({"reply": content.echo(prompt), "turn": len(history),
+                                          "history": history}))
+        if drop_after and len(history) >= drop_after:
+            ws.drop(reset=False)
+            return
+
+
+def _raw_text(message: str | bytes) -> str:
+    return message if isinstance(message, str) else message.decode("utf-8", errors="replace")
+
+
 HANDLERS: dict[str, WsHandler] = {
+    "/ws/chat": chat,
     "/ws/echo-json": echo_json,
     "/ws/stream": stream,
     "/ws/deltas": deltas,

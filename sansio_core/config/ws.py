@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -21,6 +21,53 @@ from .http import Auth, TlsConfig
 from .timeouts import request_timeout_ms
 
 Code = Union[str, Callable[..., Any]]
+
+
+class InitMessage(BaseModel):
+    """One ``initMessages`` entry written as an object (a plain string is a message)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Sent (a template, rendered with the call's vars) once ``waitFor`` matched.
+    message: str | None = None
+    # A regular expression a server message must match (``re.search``) first.
+    waitFor: str | None = None
+
+    @field_validator("waitFor")
+    @classmethod
+    def _not_empty(cls, value: str | None) -> str | None:
+        if value is not None and not value:
+            raise ValueError("must be a non-empty regular expression")
+        return value
+
+
+def _init_messages(value: Any) -> Any:
+    """Each entry a string or a ``{message, waitFor}`` object, with the entry's own error."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise ValueError("expected a list of messages (strings or {message, waitFor} objects)")
+    out: list[str | InitMessage] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            out.append(item)
+            continue
+        if not isinstance(item, Mapping):
+            raise ValueError(f"entry {i}: expected a string or a {{message, waitFor}} object, "
+                             f"got {type(item).__name__}")
+        try:
+            entry = InitMessage.model_validate(dict(item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            name = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (expected 'message' and/or 'waitFor')"
+            raise ValueError(f"entry {i}: {name}: {msg}") from None
+        if entry.message is None and entry.waitFor is None:
+            raise ValueError(f"entry {i}: needs 'message', 'waitFor' or both")
+        out.append(entry)
+    return out
 
 
 class WsConfig(BaseModel):
@@ -57,6 +104,19 @@ class WsConfig(BaseModel):
     # promptwire extension (issue 12, docs/proxies.md): an http:// proxy for this
     # target, over HTTP_PROXY/HTTPS_PROXY/ALL_PROXY/NO_PROXY.
     proxy: str | None = None
+    # promptwire extensions (issue 12, user-asks D.9-10, ``ws.conversation``):
+    # ``conversation`` keeps one socket per conversation (the ``conversationId``
+    # var, else ``sessionId``) across calls; an idle one is closed after
+    # ``conversationIdleTimeoutMs``. ``initMessages`` are sent on every new
+    # socket before the prompt, each after its optional ``waitFor`` matched.
+    connectionScope: Literal["call", "conversation"] = "call"
+    conversationIdleTimeoutMs: float = Field(default=60_000, gt=0)
+    initMessages: list[Union[str, InitMessage]] | None = None
+
+    @field_validator("initMessages", mode="before")
+    @classmethod
+    def _init(cls, value: Any) -> Any:
+        return _init_messages(value)
 
     @field_validator("headers", mode="before")
     @classmethod
@@ -127,4 +187,4 @@ def load_ws_config(raw: Mapping[str, Any] | None) -> WsConfig:
         raise ConfigError(msg, loc or "config") from None
 
 
-__all__ = ["Code", "WsConfig", "load_ws_config"]
+__all__ = ["Code", "InitMessage", "WsConfig", "load_ws_config"]

@@ -15,7 +15,10 @@ hides the cause, this flow does not (spec README, ws-provider-spec 13-14):
 ``timeoutMs`` is one total deadline on every action of the call;
 ``idleTimeoutMs`` bounds each wait for a frame after the handshake. The
 handshake takes the HTTP provider's ``auth`` and ``tls`` blocks and its retry
-policy (``ws.handshake``); reads and writes are ``ws.io``.
+policy (``ws.handshake``); reads and writes are ``ws.io``. Beyond the
+reference, ``initMessages`` go out on every new socket before the prompt, and
+``connectionScope: conversation`` keeps one socket per conversation across
+calls (``ws.conversation``).
 """
 
 from __future__ import annotations
@@ -54,10 +57,11 @@ from ..response import ProviderResponse
 from ..sources import Sources
 from ..templating import TemplateEngine
 from ..timebase import Instant
-from .handshake import HandshakeAuth, HandshakeRequest, open_socket, with_query_param
+from .conversation import Conversations, InitStep, compile_init_messages, conversation_id, run_init
+from .handshake import HandshakeAuth, HandshakeRequest, Keep, open_socket, with_query_param
 from .io import WsIo, goodbye, next_message
 from .url import WsUrl, parse_ws_url, redact_url
-from .wire import WsMessage
+from .wire import WsMessage, close_frame
 
 # Handshake headers wsproto writes itself; a configured value would be a
 # duplicate or a lie (Node's ``ws`` overrides them the same way).
@@ -145,7 +149,11 @@ class WsTarget:
         tls: A.TlsParams | None = None,
         auth: HandshakeAuth | None = None,
         retry: RetryPolicy | None = None,
+        init: list[InitStep] | None = None,
     ) -> None:
+        self._init = init or []
+        self._conversations = (Conversations(config.conversationIdleTimeoutMs / 1000.0)
+                               if config.connectionScope == "conversation" else None)
         self._tls = tls
         self._auth = auth if auth is not None else HandshakeAuth(None, [])
         self._retry = retry if retry is not None else ws_retry_policy(config.maxRetries, env)
@@ -217,6 +225,8 @@ class WsTarget:
                 transform = compile_ws_hook("transformResponse", config.transformResponse, sources, js)
             elif config.responseParser:
                 transform = compile_ws_hook("responseParser", config.responseParser, sources, js)
+        init = compile_init_messages(config.initMessages,
+                                     lambda source, where: _compile_template(engine, source, where))
         return cls(
             label=label or redact_url(url_source),
             config=config,
@@ -236,6 +246,7 @@ class WsTarget:
             tls=tls,
             auth=auth,
             retry=ws_retry_policy(config.maxRetries, env),
+            init=init,
         )
 
     @property
@@ -354,16 +365,40 @@ class WsTarget:
             values.update(added)
         req = self._request(values)
         message = self._render(self._message, values, "messageTemplate")
+        keep = self._keep(vars, req.url)
         sock = yield from open_socket(ctx, self._retry, req, deadline, total_ms, self._limits,
-                                      self.config.idleTimeoutMs, self.rate_limiter)
+                                      self.config.idleTimeoutMs, self.rate_limiter, keep)
         io = sock.io
         try:
+            if self._init and not sock.reused:
+                yield from run_init(io, sock.pending, self._init,
+                                    lambda template, where: self._render(template, values, where))
             response = yield from self._exchange(io, sock.pending, message, vars, prompt, context)
-        except PromptwireError:
-            yield from goodbye(ctx, io.conn, io.wire)
+        except PromptwireError as err:
+            # A reply the transform refused leaves the conversation's socket healthy.
+            refused = isinstance(err, (TargetReportedError, TransformError)) and self._stream is None
+            yield from self._done_with(ctx, io, keep if refused else None)
             raise
-        yield from goodbye(ctx, io.conn, io.wire)
+        yield from self._done_with(ctx, io, keep)
         return response
+
+    def _keep(self, vars: Mapping[str, Any], url: WsUrl) -> Keep | None:
+        """Where this call's socket is kept, or ``None`` (call scope, or no conversation id)."""
+        if self._conversations is None:
+            return None
+        conversation = conversation_id(vars)
+        if conversation is None:
+            return None
+        return Keep(self._conversations, self._conversations.tag(conversation, url))
+
+    def _done_with(self, ctx: CallContext, io: WsIo, keep: Keep | None) -> Generator[A.Action, E.Event | None, None]:
+        """Close the socket, or hand a conversation's healthy one back for its next call."""
+        if keep is None or not io.wire.is_open:
+            yield from goodbye(ctx, io.conn, io.wire)
+            return
+        keep.conversations.keep(keep.tag, io.wire, ctx.now.mono)
+        mask = ctx.rng.getrandbits(32).to_bytes(4, "big")
+        yield A.Release(io.conn, reusable=True, idle_s=keep.conversations.idle_s, farewell=close_frame(mask))
 
     def _exchange(
         self,

@@ -14,6 +14,9 @@ promptfoo's WebSocket provider has none of these (docs/compat.md); here a
   is judged by ``http.retry`` through ``http.attempts.run_attempts``, exactly
   as an HTTP request is. Once the upgrade is accepted nothing is retried: the
   message may have reached the service.
+* a conversation's socket (``connectionScope: conversation``) — the first
+  attempt asks the binding for the conversation's kept socket; a live one is
+  used as it is (no handshake), a dead one replaced (``ws.conversation``).
 """
 
 from __future__ import annotations
@@ -39,9 +42,10 @@ from ..ratelimit import RateLimiter, wait_for_token
 from ..sources import Sources
 from ..templating import TemplateEngine
 from ..transport import transport_error
+from .conversation import Conversations
 from .io import WsIo, ms_text
 from .url import WsUrl
-from .wire import Accepted, Rejected, WsWire
+from .wire import Accepted, Closed, Failed, Rejected, WsWire
 
 # Statuses promptfoo keeps in its message and its scheduler retries.
 RETRYABLE_HANDSHAKE = frozenset({429, 502, 503, 504})
@@ -103,15 +107,40 @@ class OpenSocket:
     io: WsIo
     pending: list[Any] = field(default_factory=list)
     attempts: int = 1
+    reused: bool = False  # a conversation's kept socket: no handshake, no init messages
+
+
+@dataclass(frozen=True, slots=True)
+class Keep:
+    """Where a conversation's socket is kept: the core's wires and the call's tag."""
+
+    conversations: Conversations
+    tag: tuple[Any, ...]
+
+
+def _still_open(io: WsIo, readable: bool) -> Generator[A.Action, E.Event | None, bool]:
+    """Whether a kept socket is still usable: what arrived while it was idle is read
+    (one read: frames the last call left behind are dropped), a close or EOF is not."""
+    if not readable:
+        return True
+    try:
+        feed = yield from io.read(handshake=False)
+        yield from io.reply(feed)
+    except PromptwireError:
+        return False
+    return not any(isinstance(o, (Closed, Failed)) for o in feed.outcomes) and io.wire.is_open
 
 
 def open_socket(ctx: CallContext, policy: RetryPolicy, req: HandshakeRequest, deadline: float,
                 total_ms: float, limits: Limits, idle_ms: float | None,
-                rate_limiter: RateLimiter | None = None) -> Generator[A.Action, E.Event | None, OpenSocket]:
+                rate_limiter: RateLimiter | None = None,
+                keep: Keep | None = None) -> Generator[A.Action, E.Event | None, OpenSocket]:
     """Connect and handshake, with retries; ``HttpStatusError`` for a final refusal.
 
     Every connection takes a rate-limit token (docs/retries.md): the caller took
     the first attempt's (outside the call's deadline), a retry takes its own.
+    With ``keep``, the first attempt takes the conversation's kept socket if it
+    is alive (``OpenSocket.reused``).
     """
 
     refused: list[Rejected | None] = [None]  # the last attempt's refusal, if it was one
@@ -122,16 +151,29 @@ def open_socket(ctx: CallContext, policy: RetryPolicy, req: HandshakeRequest, de
         tried[0] += 1
         if tried[0] > 1 and rate_limiter is not None:
             yield from wait_for_token(rate_limiter, ctx)
-        conn = ctx.new_conn()
         url = req.url
         route = None if ctx.proxy is None else ctx.proxy.route(url.scheme, url.host)
-        event = yield A.Open(conn, url.scheme, url.host, url.port, req.tls, deadline, reuse_ok=False, proxy=route)
-        event = expect(event, E.Opened, E.OpenFailed, E.TimedOut)
-        if isinstance(event, E.TimedOut):
-            raise DeadlineExceeded(f"WebSocket request timed out after {ms_text(total_ms)}ms (while connecting)")
-        if isinstance(event, E.OpenFailed):
-            return failed_attempt(transport_error(f"WebSocket connection failed ({event.kind.value.upper()})",
-                                                  event))
+        tag = None if keep is None else keep.tag
+        reuse, replaces = keep is not None and tried[0] == 1, None
+        while True:
+            conn = ctx.new_conn()
+            event = yield A.Open(conn, url.scheme, url.host, url.port, req.tls, deadline, reuse_ok=reuse,
+                                 proxy=route, keep_tag=tag, replaces=replaces)
+            event = expect(event, E.Opened, E.OpenFailed, E.TimedOut)
+            if isinstance(event, E.TimedOut):
+                raise DeadlineExceeded(f"WebSocket request timed out after {ms_text(total_ms)}ms "
+                                       "(while connecting)")
+            if isinstance(event, E.OpenFailed):
+                return failed_attempt(transport_error(
+                    f"WebSocket connection failed ({event.kind.value.upper()})", event))
+            if not event.reused:
+                break
+            kept = None if keep is None else keep.conversations.take(keep.tag)
+            if kept is not None:
+                io = WsIo(ctx, conn, kept, deadline, total_ms, limits.read_chunk, idle_ms)
+                if (yield from _still_open(io, event.readable)):
+                    return Outcome.response(101, "Switching Protocols"), OpenSocket(io, reused=True), None
+            reuse, replaces = False, conn  # dead, or not ours: a fresh socket in its place
         wire = WsWire(limits.max_ws_message, limits.max_ws_handshake)
         io = WsIo(ctx, conn, wire, deadline, total_ms, limits.read_chunk, idle_ms)
         try:
@@ -179,5 +221,5 @@ def _refusal(rejected: Rejected, history: str) -> HttpStatusError:
     )
 
 
-__all__ = ["RETRYABLE_HANDSHAKE", "HandshakeAuth", "HandshakeRequest", "OpenSocket", "open_socket",
+__all__ = ["RETRYABLE_HANDSHAKE", "HandshakeAuth", "HandshakeRequest", "Keep", "OpenSocket", "open_socket",
            "with_query_param"]

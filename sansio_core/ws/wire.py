@@ -98,6 +98,12 @@ class Feed:
     reply: bytes = b""
 
 
+def close_frame(mask: bytes) -> bytes:
+    """A masked close frame with no status (the server sees 1005), as ``WsWire.close``
+    sends; for a binding to send when it closes a kept socket the wire no longer drives."""
+    return b"\x88\x80" + mask[:4]
+
+
 def _str_headers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[tuple[str, str], ...]:
     return tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in headers)
 
@@ -105,7 +111,8 @@ def _str_headers(headers: Sequence[tuple[bytes, bytes]]) -> tuple[tuple[str, str
 class WsWire:
     """One client connection: ``start()`` gives the handshake bytes, ``receive()`` the rest.
 
-    Not reusable: a wire lives for one call, as promptfoo opens one socket per call.
+    One wire per connection: one call's, as promptfoo opens a socket per call, or
+    a conversation's (``ws.conversation``), kept between its calls.
     """
 
     __slots__ = ("_buffer", "_buffer_binary", "_conn", "_handshake_bytes", "_max_handshake", "_max_message",
@@ -315,5 +322,6 @@ __all__ = [
     "Rejected",
     "WsMessage",
     "WsWire",
+    "close_frame",
 ]
 
