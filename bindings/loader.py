@@ -18,7 +18,7 @@ import yaml
 
 from sansio_core.auth.signature import file_paths as signature_file_paths
 from sansio_core.config.provider import ProviderEntry
-from sansio_core.config.tls import TLS_PATH_KEYS
+from sansio_core.config.tls import ENV_CA_PATH, TLS_PATH_KEYS
 from sansio_core.errors import ConfigError
 from sansio_core.http.multipart import path_sources as multipart_path_sources
 from sansio_core.limits import MAX_LOAD_BYTES
@@ -55,6 +55,10 @@ def load_sources(entry: ProviderEntry, base_dir: str, env: Mapping[str, str] | N
             path = tls.get(key)
             if isinstance(path, str) and path not in files:
                 files[path] = _read(resolve_path(base_dir, path), f"tls.{key}")
+    ca_path = (env.get(ENV_CA_PATH) or "").strip()
+    if ca_path and not isinstance(tls, Mapping) and ca_path not in files:
+        # promptfoo's extra CA for targets without a tls block; relative to the working directory.
+        files[ca_path] = _read(os.path.abspath(ca_path), ENV_CA_PATH)
     for option, path in signature_file_paths(entry.raw_config.get("signatureAuth")):
         if path not in files:
             files[path] = _read(resolve_path(base_dir, path), f"signatureAuth.{option}")

@@ -13,7 +13,10 @@ and here they do.
 Without a ``tls`` block the server certificate is still verified against the
 system store: promptfoo does not verify there (``PROMPTFOO_INSECURE_SSL``
 defaults to true), promptwire does, because a test tool must not teach users
-to ignore certificates.
+to ignore certificates. ``PROMPTFOO_CA_CERT_PATH`` (promptfoo's extra CA for
+targets without a ``tls`` block, typically an intercepting proxy's) is
+trusted in addition; the binding read the file into ``Sources.files`` under
+the variable's value.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ..sources import Sources
 from ..templating import TemplateEngine, has_tags
 
 TLS_PATH_KEYS = ("caPath", "certPath", "keyPath", "pfxPath", "jksPath")
+ENV_CA_PATH = "PROMPTFOO_CA_CERT_PATH"
 JKS_PREFIX = "Failed to load JKS certificate: "
 
 # Node's ``secureProtocol`` method names -> (min, max) TLS versions. The
@@ -252,10 +256,11 @@ def _checked_identity(tls: Any, cert: bytes, key: bytes | None, password: bytes 
 
 
 def tls_params(config: Any, sources: Sources) -> TlsParams | None:
-    """``None`` when the config has no ``tls`` block (default verification applies)."""
+    """``None`` when the config has no ``tls`` block (default verification applies),
+    unless ``PROMPTFOO_CA_CERT_PATH`` names an extra CA to trust."""
     tls = getattr(config, "tls", None)
     if tls is None:
-        return None
+        return _env_ca(sources)
     passphrase = _passphrase(tls, sources, tls.passphrase)
     given = [name for name, present in (
         ("cert/key", tls.cert is not None or tls.certPath is not None),
@@ -295,6 +300,15 @@ def _with_host(base: TlsParams, host: str) -> TlsParams:
     return replace(base, server_name=host)
 
 
+def _env_ca(sources: Sources) -> TlsParams | None:
+    path = (sources.env.get(ENV_CA_PATH) or "").strip()
+    if not path:
+        return None
+    ca = _file(path, sources, ENV_CA_PATH)
+    _certificates(ca, ENV_CA_PATH, "CA certificate")
+    return TlsParams(server_name="", ca=ca)
+
+
 def tls_for(base: TlsParams | None, req: PreparedRequest) -> TlsParams | None:
     """The TLS settings of one https request: SNI from its host unless
     ``tls.servername`` is set; ``None`` for plain http. Cached per host, so a
@@ -314,4 +328,4 @@ def tls_for_host(base: TlsParams | None, host: str) -> TlsParams:
 
 _DEFAULT = TlsParams(server_name="")
 
-__all__ = ["JKS_PREFIX", "SECURE_PROTOCOLS", "TLS13_SUITES", "TLS_PATH_KEYS", "tls_for", "tls_for_host", "tls_params"]
+__all__ = ["ENV_CA_PATH", "JKS_PREFIX", "SECURE_PROTOCOLS", "TLS13_SUITES", "TLS_PATH_KEYS", "tls_for", "tls_for_host", "tls_params"]

@@ -26,7 +26,7 @@ from promptwire._sync import driver as sync_driver
 from promptwire.api import AsyncTarget, Target
 from promptwire.mock import MockServer
 
-from sansio_core.errors import FailureKind, PromptwireError, TransportError
+from sansio_core.errors import ConfigError, FailureKind, PromptwireError, TransportError
 
 from .certs import Pki, make_pki
 
@@ -159,6 +159,22 @@ def test_https_tunnels_through_connect_with_the_tls_block_ca(binding: str, proxy
 
 
 @pytest.mark.parametrize("binding", BINDINGS)
+def test_https_through_the_proxy_trusts_promptfoo_ca_cert_path(binding: str, proxy: Proxy, secure: MockServer,
+                                                               pki: Pki, tmp_path: Path) -> None:
+    # promptfoo's recipe for an interceptor: HTTPS_PROXY plus PROMPTFOO_CA_CERT_PATH, no tls block.
+    ca = tmp_path / "interceptor-ca.pem"
+    ca.write_bytes(pki.ca_pem)
+    proxy.clear()
+    url = f"{secure.base_url}/text?text=env-ca"
+    got = _call(binding, _http(url), {"HTTPS_PROXY": proxy.url, "PROMPTFOO_CA_CERT_PATH": str(ca)})
+    assert not isinstance(got, Exception), got
+    assert got["output"] == "env-ca"
+    assert any(line.startswith(f"CONNECT 127.0.0.1:{secure.port}") for line in proxy.seen()), proxy.seen()
+    untrusted = _call(binding, _http(url), {"HTTPS_PROXY": proxy.url})
+    assert isinstance(untrusted, PromptwireError) and "certificate" in str(untrusted).lower(), untrusted
+
+
+@pytest.mark.parametrize("binding", BINDINGS)
 def test_an_sse_stream_through_the_tunnel(binding: str, proxy: Proxy, secure: MockServer, pki: Pki) -> None:
     proxy.clear()
     config = _http(f"{secure.base_url}/sse?events=3", tls={"ca": pki.ca_pem.decode()},
@@ -256,3 +272,8 @@ def test_a_tunnel_is_kept_alive_and_reused(binding: str, proxy: Proxy, secure: M
         outputs = trio.run(main) if binding == "trio" else asyncio.run(main())
     assert outputs == ["again"] * 3
     assert sum(line.startswith("CONNECT ") for line in proxy.seen()) == 1, proxy.seen()
+
+
+def test_an_unreadable_promptfoo_ca_cert_path_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"cannot read PROMPTFOO_CA_CERT_PATH \(resolved to /nope/ca.pem\)"):
+        Target.from_config(_http("https://x.test/"), env={"PROMPTFOO_CA_CERT_PATH": "/nope/ca.pem"})

@@ -187,3 +187,22 @@ def test_tls_for_sets_sni_from_the_request_host_unless_servername_is_configured(
     assert tls_for(base, req("https", "other.test")) is mine  # one object per host: the binding caches by it
     fixed = must({"servername": "sni.test"})
     assert tls_for(fixed, req("https")) is fixed
+
+
+# -- PROMPTFOO_CA_CERT_PATH -----------------------------------------------------------
+
+
+def test_promptfoo_ca_cert_path_is_trusted_without_a_tls_block() -> None:
+    ca = ca_pem().encode()
+    p = params(None, {"proxy-ca.pem": ca}, {"PROMPTFOO_CA_CERT_PATH": "proxy-ca.pem"})
+    assert p is not None and p.ca == ca and p.verify and p.cert_chain is None
+
+
+def test_promptfoo_ca_cert_path_that_is_not_a_certificate_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="PROMPTFOO_CA_CERT_PATH: not a PEM CA certificate"):
+        params(None, {"x.pem": b"junk"}, {"PROMPTFOO_CA_CERT_PATH": "x.pem"})
+
+
+def test_a_tls_block_wins_over_promptfoo_ca_cert_path() -> None:
+    # promptfoo reads the variable only for targets without a tls block (spec 16.3).
+    assert must({}, {"x.pem": b"junk"}, {"PROMPTFOO_CA_CERT_PATH": "x.pem"}).ca is None
