@@ -115,7 +115,10 @@ def _parse_provider_entry(raw: Mapping[str, Any] | str, where: str) -> ProviderE
     env = raw.get("env")
     if env is not None and not isinstance(env, Mapping):
         raise ConfigError(f"expected a mapping, got {type_name(env)}", join_path(where, "env"))
-    kind = provider_kind(provider_id)
+    try:
+        kind = provider_kind(provider_id)
+    except ConfigError as err:
+        raise ConfigError(err.message.removeprefix(f"{err.path}: "), join_path(where, "id")) from None
     if kind == "websocket":
         return ProviderEntry(provider_id, kind, label, None, dict(config), env)
     model = parse_http_config(config, join_path(where, "config"))

@@ -293,8 +293,22 @@ def _parse_host(text: str) -> str:
             raise UrlError(f"invalid international host name {text!r}") from None
     if not domain or _FORBIDDEN_DOMAIN.search(domain):
         raise UrlError(f"invalid host {text!r}")
+    if "xn--" in domain:
+        _check_punycode(domain, text)
     ipv4 = _maybe_ipv4(domain)
     return ipv4 if ipv4 is not None else domain
+
+
+def _check_punycode(domain: str, text: str) -> None:
+    """An ``xn--`` label must decode (UTS 46 ToUnicode, as Node's URL does): ``xn--a``
+    decodes to U+0080, a control character, and is refused there too."""
+    for label in domain.split("."):
+        if label.startswith("xn--"):
+            try:
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                raise UrlError(f"invalid international host name {text!r} "
+                               f"(the label {label!r} is not valid punycode)") from None
 
 
 def _maybe_ipv4(domain: str) -> str | None:

@@ -53,6 +53,9 @@ class _Conn:
         self.h = h11.Connection(h11.SERVER)
         self.outbox = bytearray()
         self.closed = False
+        # The request being received: its head and body may arrive over several writes.
+        self.request: h11.Request | None = None
+        self.body = bytearray()
 
 
 class H11Peer:
@@ -89,18 +92,18 @@ class H11Peer:
         pass
 
     def _serve(self, c: _Conn) -> None:
-        req: h11.Request | None = None
-        body = bytearray()
         while True:
             ev = c.h.next_event()
             if isinstance(ev, h11.Request):
-                req = ev
+                c.request = ev
             elif isinstance(ev, h11.Data):
-                body += ev.data
+                c.body += ev.data
             elif isinstance(ev, h11.EndOfMessage) or ev is h11.NEED_DATA or ev is h11.PAUSED:
                 break
-        if req is None or not isinstance(ev, h11.EndOfMessage):
+        if c.request is None or not isinstance(ev, h11.EndOfMessage):
             return
+        req, body = c.request, c.body
+        c.request, c.body = None, bytearray()
         seen = SeenRequest(req.method.decode(), req.target.decode(),
                            [(k.decode(), v.decode("latin-1")) for k, v in req.headers], bytes(body))
         self.requests.append(seen)

@@ -118,9 +118,8 @@ def test_provider_entries_errors_name_where(doc: Any, message: str) -> None:
     assert str(info.value).startswith(message)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an unknown provider id's ConfigError path is 'id', without the "
-                   "entry's position (other entry errors say e.g. 'providers[1].id')")
 def test_unknown_id_error_names_the_entry_position() -> None:
     with pytest.raises(ConfigError) as info:
         provider_entries({"providers": ["http://a.test/", {"id": "ftp://x"}]})
     assert info.value.path == "providers[1].id"
+    assert str(info.value).startswith("providers[1].id: cannot identify provider 'ftp://x'")

@@ -135,8 +135,14 @@ def test_lone_surrogate_in_host_is_a_url_error() -> None:
         parse_url("http://a\udcff.test/")
 
 
-@pytest.mark.xfail(strict=True, reason="divergence: Node refuses the invalid punycode label 'xn--a' "
-                   "(ERR_INVALID_URL); parse_url accepts it")
 def test_invalid_punycode_label_is_refused() -> None:
-    with pytest.raises(UrlError):
+    # Node refuses it too (ERR_INVALID_URL): it decodes to a control character.
+    with pytest.raises(UrlError, match="'xn--a' is not valid punycode"):
         parse_url("http://xn--a.test/")
+    with pytest.raises(UrlError):
+        parse_url("http://a.xn--zz/")
+
+
+def test_valid_punycode_labels_are_kept() -> None:
+    assert parse_url("http://xn--bcher-kva.example/").host == "xn--bcher-kva.example"
+    assert parse_url("http://b\u00fccher.example/").host == "xn--bcher-kva.example"

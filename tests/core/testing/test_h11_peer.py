@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from sansio_core import actions as A
 from sansio_core import events as E
 from sansio_core.call import Call, CallContext, Flow
@@ -82,8 +80,6 @@ def test_a_read_without_a_deadline_times_out_at_once_and_a_partial_request_gets_
     assert clock.now == T0
 
 
-@pytest.mark.xfail(strict=True, reason="bug in testing/h11_peer.py: _serve keeps the parsed h11.Request in a "
-                   "local, so a request whose body arrives in a later Write is never recorded or answered")
 def test_a_request_split_across_writes_is_answered_once_complete() -> None:
     peer = H11Peer(lambda r: ServerReply())
     clock = VirtualClock(T0)
