@@ -145,6 +145,7 @@ def dry_run(config: str, provider: str | None, prompt: str, vars_: dict[str, Any
     opens: dict[int, A.Open] = {}
     result: dict[str, Any] = {"kind": entry.kind, "provider": entry.label or redact_url(entry.id), "sent": False}
     ws_server: Any = None
+    init_sends, first_wait = _init_plan(entry)
     for _ in range(_MAX_STEPS):
         action = call.next_action()
         if isinstance(action, A.Fail):
@@ -161,6 +162,13 @@ def dry_run(config: str, provider: str | None, prompt: str, vars_: dict[str, Any
         elif isinstance(action, A.Read):
             if ws_server is None:
                 raise ConfigError("the call wants to read before it wrote a request")  # pragma: no cover
+            if "reply" not in ws_server:
+                # An initMessages step waits for the server: what follows depends on its answer.
+                result["tls"] = opens[action.conn].tls is not None
+                result["note"] = (f"the call now waits for a server message matching "
+                                  f"initMessages[{first_wait}].waitFor; the messages after "
+                                  "it, the prompt's included, are sent only then and are not shown")
+                return result
             call.feed(E.Received(action.conn, ws_server.pop("reply")), _now())
         elif isinstance(action, A.Write):
             op = opens[action.conn]
@@ -181,10 +189,28 @@ def dry_run(config: str, provider: str | None, prompt: str, vars_: dict[str, Any
                 ws_server = _accept_ws(action.data)
                 call.feed(E.Written(action.conn), _now())
                 continue
-            result["message"] = _redact(_ws_message(ws_server["conn"], action.data), env_secrets)
+            text = _redact(_ws_message(ws_server["conn"], action.data), env_secrets)
+            if len(result.setdefault("initMessages", [])) < init_sends:
+                result["initMessages"].append(text)
+                call.feed(E.Written(action.conn), _now())
+                continue
+            if not result["initMessages"]:
+                del result["initMessages"]
+            result["message"] = text
             result["tls"] = op.tls is not None
             return result
     raise ConfigError("the dry run did not reach a request")  # pragma: no cover
+
+
+def _init_plan(entry: Any) -> tuple[int, int | None]:
+    """How many ``initMessages`` are sent, and the index of the first step that waits
+    for the server (where the dry run stops)."""
+    items = entry.raw_config.get("initMessages") if entry.kind == "websocket" else None
+    if not isinstance(items, list):
+        return 0, None
+    sends = sum(1 for item in items if isinstance(item, str) or (isinstance(item, dict) and item.get("message")))
+    waits = [i for i, item in enumerate(items) if isinstance(item, dict) and item.get("waitFor")]
+    return sends, waits[0] if waits else None
 
 
 def _accept_ws(handshake: bytes) -> dict[str, Any]:
@@ -246,9 +272,17 @@ def print_dry_run(result: dict[str, Any], as_json: bool, out: Any = None) -> Non
     if "handshake" in result:
         out.write("WebSocket handshake:\n")
         _print_request(result["handshake"], out)
-        out.write("\nfirst message (after the handshake):\n")
-        for line in result.get("message", "").splitlines() or [""]:
-            out.write(f"  {line}\n")
+        for i, text in enumerate(result.get("initMessages", [])):
+            out.write(f"\ninit message {i + 1} (after the handshake):\n")
+            for line in text.splitlines() or [""]:
+                out.write(f"  {line}\n")
+        if "message" in result:
+            out.write("\nfirst message (after the handshake):\n"
+                      if "initMessages" not in result else "\nthe prompt's message:\n")
+            for line in result["message"].splitlines() or [""]:
+                out.write(f"  {line}\n")
+        if "note" in result:
+            out.write(f"\n{result['note']}\n")
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:

@@ -146,3 +146,35 @@ def test_dry_run_shows_a_network_pre_step_as_such(secret_config: Path, mock: Any
     assert "pre-step: OAuth token request — needs the network, NOT SENT" in r.stdout
     assert f"POST {mock.base_url}/oauth/token" in r.stdout
     assert SECRET not in r.stdout
+
+
+def test_dry_run_websocket_shows_init_messages_and_stops_at_a_wait(tmp_path: Path, mock: Any) -> None:
+    path = tmp_path / "init.yaml"
+    path.write_text(f"""
+providers:
+  - id: {mock.ws_url}/ws/chat
+    label: plain
+    config:
+      messageTemplate: '{{"prompt": {{{{ prompt | dump }}}}}}'
+      initMessages: ['{{"type": "hello"}}', '{{"type": "auth", "token": "{{{{env.MY_API_KEY}}}}"}}']
+  - id: {mock.ws_url}/ws/chat
+    label: waits
+    config:
+      messageTemplate: '{{"prompt": {{{{ prompt | dump }}}}}}'
+      connectionScope: conversation
+      initMessages: ['{{"type": "hello"}}', {{waitFor: '^READY$', message: 'go'}}]
+""")
+    before = len(mock.requests)
+    r = run("call", "--config", str(path), "--provider", "plain", "--prompt", "Hi", "--dry-run", "--json",
+            env={"MY_API_KEY": SECRET})
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [json.loads(m) for m in doc["initMessages"]] == [{"type": "hello"}, {"type": "auth", "token": "[REDACTED]"}]
+    assert json.loads(doc["message"]) == {"prompt": "Hi"}
+    r = run("call", "--config", str(path), "--provider", "waits", "--prompt", "Hi", "--var", "conversationId=c",
+            "--dry-run")
+    assert r.returncode == 0, r.stderr
+    assert "init message 1 (after the handshake):\n  {\"type\": \"hello\"}" in r.stdout
+    assert "waits for a server message matching initMessages[1].waitFor" in r.stdout
+    assert "the prompt's message" not in r.stdout
+    assert SECRET not in r.stdout and len(mock.requests) == before
