@@ -67,6 +67,11 @@ WS_CLOSE_GRACE = 0.5
 # gets the same allowance as ``MAX_RESPONSE_HEAD``, checked by us.
 MAX_WS_HANDSHAKE = MAX_RESPONSE_HEAD
 
+# How much of each server message an ``initMessages`` ``waitFor`` pattern is
+# searched in. Acks (``READY``, ``{"type":"auth_ok"}``) are short; a bound keeps
+# even a quadratic pattern (``.*ready.*``) on a 16 MiB hostile message fast.
+MAX_WAIT_FOR_TEXT = 4096
+
 # Nesting depth of JSON the server sends (bodies, SSE/NDJSON values, WebSocket
 # messages, OAuth and session answers). Real API payloads nest a dozen levels;
 # Python's parser recurses once per level and raises RecursionError near

@@ -18,13 +18,17 @@ service that keeps its chat history per connection forgets every turn. With
 
 ``initMessages`` run on every fresh socket, before the prompt's message:
 each step optionally waits for a server message that matches ``waitFor``
-(a regular expression; other messages are skipped), then sends its
-``message`` (a template, rendered with the call's vars).
+(a regular expression searched in the message's first ``MAX_WAIT_FOR_TEXT``
+characters; other messages are skipped), then sends its ``message`` (a
+template, rendered with the call's vars). The server writes the text, so a
+pattern with a repetition inside a repetition (exponential backtracking) is
+refused when the target is built.
 """
 
 from __future__ import annotations
 
 import re
+import re._parser as regex_parser  # type: ignore[import-not-found]  # the stdlib's own parse tree
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -32,6 +36,7 @@ from .. import actions as A
 from .. import events as E
 from ..errors import ConfigError, DeadlineExceeded
 from ..js.jsvalue import js_string
+from ..limits import MAX_WAIT_FOR_TEXT
 from .io import WsIo, next_message
 from .url import WsUrl
 
@@ -66,8 +71,31 @@ def compile_init_messages(items: list[Any] | None, compile_template: Callable[[s
                 pattern = re.compile(item.waitFor)
             except re.error as exc:
                 raise ConfigError(f"invalid regular expression: {exc}", f"{where}.waitFor") from None
+            if _nested_repeat(regex_parser.parse(item.waitFor)):
+                raise ConfigError("a repetition inside a repetition (like '(a+)+') can take exponential time "
+                                  "on a hostile server's message; write it without the nesting",
+                                  f"{where}.waitFor")
         steps.append(InitStep(message, pattern, where))
     return steps
+
+
+_REPEATS = (regex_parser.MAX_REPEAT, regex_parser.MIN_REPEAT, regex_parser.POSSESSIVE_REPEAT)
+_GROUPS = (regex_parser.SUBPATTERN, regex_parser.ASSERT, regex_parser.ASSERT_NOT)
+
+
+def _nested_repeat(items: Any, inside: bool = False) -> bool:
+    """Whether an unbounded repetition sits inside another repetition: the shape behind
+    catastrophic backtracking, since the server, not the config, writes the text."""
+    for op, av in items:
+        if op in _REPEATS:
+            _, high, sub = av
+            if (inside and high == regex_parser.MAXREPEAT) or _nested_repeat(sub, inside or high > 1):
+                return True
+            continue
+        children = av[1] if op is regex_parser.BRANCH else [av[-1]] if op in _GROUPS else []
+        if any(_nested_repeat(child, inside) for child in children):
+            return True
+    return False
 
 
 def run_init(io: WsIo, pending: list[Any], steps: list[InitStep],
@@ -78,7 +106,7 @@ def run_init(io: WsIo, pending: list[Any], steps: list[InitStep],
             try:
                 while True:
                     msg = yield from next_message(io, pending)
-                    if msg.text is not None and step.wait_for.search(msg.text):
+                    if msg.text is not None and step.wait_for.search(msg.text[:MAX_WAIT_FOR_TEXT]):
                         break
             except DeadlineExceeded as exc:
                 raise DeadlineExceeded(f"{exc.message} ({step.where}: no message matched waitFor "

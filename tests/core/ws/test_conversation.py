@@ -109,6 +109,8 @@ def test_the_farewell_is_a_close_frame_a_server_reads_as_1005() -> None:
     ([{"waitFor": "("}], r"initMessages\[0\]\.waitFor"),
     ([{"message": "{{ unclosed"}], r"initMessages\[0\]\.message"),
     (["ok", 5], r"initMessages"),
+    ([{"waitFor": "(a+)+$"}], r"initMessages\[0\]\.waitFor: a repetition inside a repetition"),
+    ([{"waitFor": r"^(\w+\s?)*$"}], r"initMessages\[0\]\.waitFor: a repetition inside a repetition"),
 ])
 def test_bad_init_messages_are_config_errors(items: list[Any], where: str) -> None:
     with pytest.raises(ConfigError, match=where):
@@ -118,3 +120,12 @@ def test_bad_init_messages_are_config_errors(items: list[Any], where: str) -> No
 def test_unknown_scope_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="connectionScope"):
         target(connectionScope="socket")
+
+
+def test_wait_for_searches_a_bounded_prefix_of_each_message() -> None:
+    # A quadratic pattern on a huge hostile message stays fast: only the prefix is searched.
+    huge = "x" * 4_000_000
+    server = ScriptedWsServer(on_open=[("text", huge), ("text", "x ready")], on_message=[("text", "ok")])
+    t = target(initMessages=[{"waitFor": ".*ready.*", "message": "go"}])
+    run = run_ws_call(t.new_call("p", {}, None, now=T0, seed=1), server)
+    assert isinstance(run.terminal, A.Complete) and server.client_messages == ["go", "p"]
