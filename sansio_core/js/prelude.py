@@ -112,8 +112,11 @@ PRELUDE = r"""
       // Out of memory, String(e) cannot allocate either: name it from the
       // error's own (already allocated) message, so the engine reports the
       // memory limit rather than an unprintable value.
+      // (QuickJS throws null when it cannot even allocate that error.)
       try {
-        if (e instanceof InternalError && e.message === "out of memory") return "InternalError: out of memory";
+        if (x === null || (e instanceof InternalError && e.message === "out of memory")) {
+          return "InternalError: out of memory";
+        }
       } catch (y) {
         // a hostile message getter: fall through
       }
