@@ -193,6 +193,7 @@ class JsEngine:
         for other in list(self._contexts):
             if other != key:
                 self._contexts.pop(other, None)
+                self._stream_fns.pop(other, None)
                 return
 
     def owner_key(self) -> Hashable:
@@ -205,6 +206,7 @@ class JsEngine:
         entry = self._contexts.get(key)
         if entry is not None and (ctx is None or entry[0] is ctx):
             del self._contexts[key]
+            self._stream_fns.pop(key, None)
             self._collect(entry[0])
 
     def stream_functions(self) -> tuple[Any, Any, Any]:
@@ -275,6 +277,7 @@ class JsEngine:
             entry = self._contexts.get(key)
             if entry is not None and entry[1] is not handles:
                 self._contexts.pop(key, None)
+                self._stream_fns.pop(key, None)
         return JsFunction(index, label)
 
     def compile_first(self, codes: Sequence[tuple[str, str]], label: str) -> tuple[JsFunction, str]:
