@@ -158,7 +158,9 @@ def _result(accumulator: Any) -> ProviderResponse:
 
 
 def _context_json(call_context: dict[str, Any]) -> str:
-    return json.dumps(call_context, ensure_ascii=False, separators=(",", ":"))
+    # ASCII with escapes: a lone surrogate (vars may hold one) cannot cross into
+    # QuickJS as a C string, and JSON.parse rebuilds the same text from \u escapes.
+    return json.dumps(call_context, separators=(",", ":"))
 
 
 def _frame(msg: WsMessage) -> tuple[int, str]:

@@ -78,6 +78,14 @@ def test_context_is_one_object_for_the_whole_call() -> None:
     assert run(handler, ["a", "b", "end"]).response == {"output": "3 frames, v=1, x"}
 
 
+def test_context_text_that_is_not_valid_unicode_arrives_as_is() -> None:
+    handler = "(acc, ev, ctx) => [{ output: ctx.vars.v.length + ':' + ctx.vars.w }, true]"
+    t = target(handler)
+    call = t.new_call("x", {"v": "a\ud83d", "w": "é😀"}, None, now=Instant(0.0, 0.0), seed=1)
+    result = run_ws_call(call, ScriptedWsServer(on_message=[("text", "f")]))
+    assert result.response == {"output": "2:é😀"}
+
+
 def test_each_frame_sees_the_calls_clock() -> None:
     handler = """(acc, ev) => {
       if (ev.data === "first") return [{ t0: Date.now() }, false];
