@@ -35,6 +35,7 @@ from .js.engine import JSON_FROM_TEXT, UNDEFINED, JsEngine, JsFunction, Json, Js
 from .js.jsvalue import check_json_depth, js_truthy
 from .js.modules import module_function_source
 from .js.source_forms import candidates
+from .js.stream import JsStream
 from .limits import MAX_JSON_DEPTH
 from .sources import FILE_PREFIX, Sources, split_file_ref
 
@@ -301,6 +302,18 @@ class Hook:
             return HookResult(value)
         return None
 
+    def open_stream(self, context_json: str, initial_json: str) -> HookStream | None:
+        """A ``streamResponse`` session for a JavaScript hook (``None`` for the other forms,
+        which ``call`` runs per frame): ``context_json`` and the initial accumulator
+        ``initial_json`` cross into JavaScript once; see ``js.stream``."""
+        if self._engine is None or self._fn is None:
+            return None
+        try:
+            session = JsStream(self._engine, self._fn, context_json, initial_json)
+        except JsError as err:
+            raise TransformError(f"{self._prefix()}{err.message}") from None
+        return HookStream(session, self._prefix())
+
     def call(self, *args: Any, flags: int = 0) -> HookResult:
         """Run the hook with the option's positional arguments (see ``SPECS``).
 
@@ -336,6 +349,22 @@ class Hook:
             raise
         except Exception as exc:  # user code: any failure is reported, never swallowed
             raise TransformError(f"{self._prefix()}{type(exc).__name__}: {exc}") from exc
+
+
+class HookStream:
+    """A JavaScript ``streamResponse`` hook's per-call session (``js.stream.JsStream``):
+    ``step`` per frame (raises ``JsError``; ``error`` words it as ``Hook.call`` would),
+    ``close`` at the end."""
+
+    __slots__ = ("_prefix", "close", "step")
+
+    def __init__(self, session: JsStream, prefix: str) -> None:
+        self.step = session.step
+        self.close = session.close
+        self._prefix = prefix
+
+    def error(self, err: JsError) -> TransformError:
+        return TransformError(f"{self._prefix}{err.message}")
 
 
 def _arity(fn: Callable[..., Any]) -> int | None:
@@ -485,6 +514,7 @@ __all__ = [
     "CompiledTemplate",
     "Hook",
     "HookResult",
+    "HookStream",
     "OptionSpec",
     "TemplateEngine",
     "compile_hook",

@@ -20,6 +20,9 @@ Why it is shaped like this:
   JavaScript object).
   ``UNDEFINED`` is the Python face of JavaScript ``undefined`` (absent), distinct
   from ``None`` (``null``).
+* **State that spans calls stays inside.** A WebSocket ``streamResponse``
+  keeps its accumulator in the context between frames (``js.stream``); the
+  engine only hands out the owner's context and its session functions.
 """
 
 from __future__ import annotations
@@ -123,6 +126,10 @@ class JsEngine:
         # The wall clock (ms) user code sees, per owner, and what each context was last told.
         self._clock: dict[Hashable, float] = {}
         self._pushed: dict[Hashable, float] = {}
+        # streamResponse sessions (js/stream.py): per owner, its context and the
+        # session functions; and sessions closed from a thread that was not their owner's.
+        self._stream_fns: dict[Hashable, tuple[Any, Any, Any]] = {}
+        self._orphans: dict[Hashable, list[tuple[Any, int]]] = {}
 
     # -- contexts ---------------------------------------------------------------------
 
@@ -186,13 +193,38 @@ class JsEngine:
         for other in list(self._contexts):
             if other != key:
                 self._contexts.pop(other, None)
+                self._stream_fns.pop(other, None)
                 return
 
-    def _discard(self) -> None:
-        key = self._owner() if self._owner is not None else None
-        entry = self._contexts.pop(key, None)
-        if entry is not None:
+    def owner_key(self) -> Hashable:
+        """Who is calling (the binding's ``owner()``; ``None`` without one)."""
+        return self._owner() if self._owner is not None else None
+
+    def _discard(self, ctx: Any = None) -> None:
+        """Forget the calling owner's context (only if it is ``ctx``, when given)."""
+        key = self.owner_key()
+        entry = self._contexts.get(key)
+        if entry is not None and (ctx is None or entry[0] is ctx):
+            del self._contexts[key]
+            self._stream_fns.pop(key, None)
             self._collect(entry[0])
+
+    def stream_functions(self) -> tuple[Any, Any, Any]:
+        """The calling owner's context and its ``__pw_stream_open`` / ``__pw_stream_step``."""
+        ctx, _ = self._context()
+        key = self.owner_key()
+        cached = self._stream_fns.get(key)
+        if cached is None or cached[0] is not ctx:
+            cached = (ctx, ctx.get("__pw_stream_open"), ctx.get("__pw_stream_step"))
+            self._stream_fns[key] = cached
+        return cached
+
+    def orphan(self, key: Hashable, step: Any, token: int) -> None:
+        """A session ``key`` owns, to end when ``key`` next opens one (never entered from here)."""
+        self._orphans.setdefault(key, []).append((step, token))
+
+    def take_orphans(self) -> list[tuple[Any, int]]:
+        return self._orphans.pop(self.owner_key(), None) or []
 
     @staticmethod
     def _define(ctx: Any, index: int, code: str, label: str) -> Any:
@@ -218,10 +250,10 @@ class JsEngine:
             return JsError(head, "syntax")
         return JsError(head)
 
-    def _fail(self, exc: Exception) -> JsError:
+    def _fail(self, exc: Exception, ctx: Any = None) -> JsError:
         err = self._error(exc)
         if err.kind in _FATAL:
-            self._discard()
+            self._discard(ctx)
         return err
 
     # -- compiling --------------------------------------------------------------------
@@ -245,6 +277,7 @@ class JsEngine:
             entry = self._contexts.get(key)
             if entry is not None and entry[1] is not handles:
                 self._contexts.pop(key, None)
+                self._stream_fns.pop(key, None)
         return JsFunction(index, label)
 
     def compile_first(self, codes: Sequence[tuple[str, str]], label: str) -> tuple[JsFunction, str]:
@@ -323,25 +356,45 @@ class JsEngine:
             raise JsError(f"the result is nested deeper than {MAX_JSON_DEPTH} levels") from None
         return json.loads(text)
 
-    def _holder(self, ctx: Any, raw: str) -> JsResult:
-        holder = self._load(raw)
-        kind = holder["k"]
-        if kind == "p":
-            jobs = 0
-            while ctx.execute_pending_job():
-                jobs += 1
-                if jobs > self.limits.max_pending_jobs:
-                    self._discard()
-                    raise JsError("JavaScript promise did not settle within the job limit", "timeout")
-            settled = ctx.eval("__pw_settled()")
-            if not (type(settled) is str and settled.startswith(_MARK)):
-                return JsResult(_integral(settled))
-            holder = self._load(settled)
-            kind = holder["k"]
+    def push_clock(self, ctx: Any, key: Hashable) -> None:
+        """Tell ``ctx`` (``key``'s context, or one it left) the clock ``set_clock`` gave ``key``."""
+        clock = self._clock.get(key)
+        if clock is None:
+            return
+        entry = self._contexts.get(key)
+        if entry is None or entry[0] is not ctx:
+            ctx.set("__pw_clock_ms", clock)  # a context the owner has left: no record kept
+        elif self._pushed.get(key) != clock:
+            ctx.set("__pw_clock_ms", clock)
+            self._pushed[key] = clock
+
+    def settled(self, ctx: Any) -> Any:
+        """Run ``ctx``'s pending jobs after a call returned a promise holder; what the
+        promise settled to, as the call would have returned it (raises ``JsError``)."""
+        jobs = 0
+        while ctx.execute_pending_job():
+            jobs += 1
+            if jobs > self.limits.max_pending_jobs:
+                self._discard(ctx)
+                raise JsError("JavaScript promise did not settle within the job limit", "timeout")
+        settled = ctx.eval("__pw_settled()")
+        if type(settled) is str and settled.startswith(_MARK):
+            kind = self._load(settled)["k"]
             if kind == "n":
                 raise JsError("the transform returned a promise that never settled")
             if kind == "p":
                 raise JsError("the transform's promise resolved to another pending promise")
+        return settled
+
+    def _holder(self, ctx: Any, raw: str) -> JsResult:
+        holder = self._load(raw)
+        kind = holder["k"]
+        if kind == "p":
+            settled = self.settled(ctx)
+            if not (type(settled) is str and settled.startswith(_MARK)):
+                return JsResult(_integral(settled))
+            holder = self._load(settled)
+            kind = holder["k"]
         if kind == "u":
             return JsResult(UNDEFINED)
         if kind == "e":

@@ -163,15 +163,18 @@ PRELUDE = r"""
   };
 
   let pending = null;
-  const settle = (r) => {
+  // `finish` turns the settled value into what the host reads (a packed result).
+  const settle = (r, finish) => {
     const s = { done: false };
     pending = s;
     const failed = function (e) { s.done = true; s.failed = true; s.error = e; };
     // The value is packed before `done` is set: a getter that is interrupted
     // rejects the chained promise, which records the interruption.
-    r.then(function (v) { const value = pack(out(v)); s.value = value; s.done = true; }, failed)
+    r.then(function (v) { const value = finish(v); s.value = value; s.done = true; }, failed)
       .then(undefined, failed);
   };
+  const packed = (v) => pack(out(v));
+  const raw = [];
 
   fixed("__pw_define", function (index, make, label) {
     let fn;
@@ -183,6 +186,7 @@ PRELUDE = r"""
     if (typeof fn !== "function") {
       throw new TypeError(label + " is not a function");
     }
+    raw[index] = fn;
     const call = function (flags, a, b, c, d) {
       if (flags & 1) a = JSON.parse(a);
       if (flags & 2) b = JSON.parse(b);
@@ -193,7 +197,7 @@ PRELUDE = r"""
       else if (flags & 32) c.response.data = a !== null ? a : b;
       const r = fn(a, b, c, d);
       if (r !== null && typeof r === "object" && typeof r.then === "function") {
-        settle(r);
+        settle(r, packed);
         return MARK + '{"k":"p"}';
       }
       return pack(out(r));
@@ -214,6 +218,98 @@ PRELUDE = r"""
     if (s === null || !s.done) return MARK + '{"k":"n"}';
     if (s.failed) throw describe(s.error);
     return s.value;
+  });
+
+  // WebSocket streamResponse sessions (js/stream.py): one call's accumulator
+  // and context stay here as live values from its first frame to its last,
+  // under a token. A frame brings only its payload (kind: 1 binary frame,
+  // 2 payload is JSON text, -1 end the session) and takes back only what the
+  // host needs: null, a text delta, or a holder (k "c": complete, with the
+  // accumulator as the old JSON round trip showed it; k "x": not an array).
+  // What Python sees stays what `JSON.stringify([accumulator, complete])`
+  // showed it per frame before: the helpers below keep those rules.
+  const streams = new Map();
+  let lastToken = 0;
+  const ownEnum = Object.prototype.propertyIsEnumerable;
+  const isArray = Array.isArray;
+  const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  // A value as JSON.stringify shows it inside an array (toJSON, wrappers; undefined -> null).
+  const asJson = (v) => JSON.parse(JSON.stringify([v]))[0];
+  // Text that crosses as a C string; NUL, the mark or a lone surrogate go as a holder.
+  const text = (d) => (d.startsWith(MARK) || d.indexOf("\u0000") >= 0 || LONE.test(d)
+    ? MARK + JSON.stringify({ k: "v", v: d }) : d);
+  const flagOf = (c) => {
+    const t = typeof c;
+    if ((t === "object" && c !== null) || t === "bigint") return !!asJson(c);
+    if (t === "function" || t === "symbol") return false;
+    if (t === "number") return c !== 0 && Number.isFinite(c);
+    return !!c;
+  };
+  const outputOf = (a) => {
+    if (a === null || typeof a !== "object" || isArray(a)) return undefined;
+    if (typeof a.toJSON === "function") {
+      a = asJson(a);
+      return a !== null && typeof a === "object" && !isArray(a) ? a.output : undefined;
+    }
+    return ownEnum.call(a, "output") ? a.output : undefined;
+  };
+  // What Python's `_kind` printed for a value that is not [result, complete].
+  const kindOf = (r) => {
+    if (r === null) return "null";
+    const t = typeof r;
+    if (t === "undefined" || t === "symbol") return "undefined";
+    if (t === "string" || t === "function" || r instanceof Error) return "str";
+    if (t === "boolean") return "bool";
+    if (t === "number" || t === "bigint") {
+      const n = Number(r);
+      return Number.isInteger(n) && Math.abs(n) <= 9007199254740992 ? "int" : "float";
+    }
+    return "an object";
+  };
+  const stepped = (slot, r) => {
+    if (r !== null && typeof r === "object" && !isArray(r) && !(r instanceof Error)) {
+      // An object where the pair belongs reads as its JSON did (a toJSON may even give the pair).
+      r = JSON.parse(JSON.stringify({ v: r })).v;
+    }
+    if (!isArray(r)) return MARK + JSON.stringify({ k: "x", t: kindOf(r) });
+    const acc = r.length > 0 ? r[0] : undefined;
+    if (r.length > 1 && flagOf(r[1])) {
+      slot.acc = undefined;
+      return MARK + JSON.stringify({ k: "c", v: r.length > 0 ? [acc] : [] });
+    }
+    slot.acc = acc;
+    const o = outputOf(acc);
+    const seen = slot.out;
+    const n = seen.length;
+    if (typeof o !== "string" || o.length <= n || !o.startsWith(seen)) return null;
+    // Python compares code points: a pair split at the old end is no extension.
+    if (n > 0 && (seen.charCodeAt(n - 1) & 0xfc00) === 0xd800 && (o.charCodeAt(n) & 0xfc00) === 0xdc00) return null;
+    slot.out = o;
+    return text(o.slice(n));
+  };
+  fixed("__pw_stream_open", function (index, contextText, initialText) {
+    lastToken += 1;
+    streams.set(lastToken, { fn: raw[index], acc: JSON.parse(initialText), ctx: JSON.parse(contextText), out: "" });
+    return lastToken;
+  });
+  fixed("__pw_stream_step", function (token, kind, payload) {
+    const slot = streams.get(token);
+    if (kind < 0 || slot === undefined) {
+      streams.delete(token);
+      return streams.size;
+    }
+    try {
+      const data = kind & 2 ? JSON.parse(payload) : payload;
+      const fn = slot.fn; // called bare, as hooks are: `this` is not the slot
+      const r = fn(slot.acc, { type: "message", data: data, isBinary: (kind & 1) === 1 }, slot.ctx, undefined);
+      if (r !== null && typeof r === "object" && typeof r.then === "function") {
+        settle(r, (v) => stepped(slot, v));
+        return MARK + '{"k":"p"}';
+      }
+      return stepped(slot, r);
+    } catch (e) {
+      throw describe(e);
+    }
   });
 
   fixed("__pw_pick", function (cjs, esm, name, path) {

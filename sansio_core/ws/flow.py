@@ -43,7 +43,7 @@ from ..errors import (
     TemplateError,
     TransformError,
 )
-from ..hooks import Hook, HookResult, compile_ws_hook
+from ..hooks import Hook, compile_ws_hook
 from ..http.message import check_header_name, check_header_value, header_bytes
 from ..http.retry import RetryPolicy
 from ..js.engine import UNDEFINED, JsEngine
@@ -60,6 +60,7 @@ from ..timebase import Instant
 from .conversation import Conversations, InitStep, compile_init_messages, conversation_id, run_init
 from .handshake import HandshakeAuth, HandshakeRequest, Keep, open_socket, with_query_param
 from .io import WsIo, goodbye, next_message
+from .stream_response import buffer_json, clean_response, message_event, stream_loop
 from .url import WsUrl, parse_ws_url, redact_url
 from .wire import WsMessage, close_frame
 
@@ -68,10 +69,6 @@ from .wire import WsMessage, close_frame
 _HANDSHAKE_OWNED = frozenset(
     {"upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"}
 )
-# promptfoo's initial accumulator (ws-provider-spec 7.3): handlers that never
-# set ``output`` complete with this error.
-_INITIAL_ACCUMULATOR = {"error": "unknown error occurred"}
-_STREAM_PREFIX = "Error executing streamResponse function: "
 
 
 def parse_json_like_js(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -85,11 +82,6 @@ def parse_json_like_js(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     return json.loads(text, parse_constant=_reject)
 
 
-def buffer_json(payload: bytes) -> dict[str, Any]:
-    """A non-UTF-8 binary payload as ``JSON.stringify(buffer)`` shows a Node Buffer."""
-    return {"type": "Buffer", "data": list(payload)}
-
-
 def message_data(msg: WsMessage, max_depth: int = MAX_JSON_DEPTH) -> Any:
     """``data`` for ``transformResponse``: parsed JSON when it parses, else the text."""
     if msg.text is None:
@@ -98,17 +90,6 @@ def message_data(msg: WsMessage, max_depth: int = MAX_JSON_DEPTH) -> Any:
         return parse_json_like_js(msg.text, max_depth)
     except ValueError:
         return msg.text
-
-
-def message_event(msg: WsMessage) -> dict[str, Any]:
-    """``data`` for ``streamResponse``: the MessageEvent shape (payload in ``.data``)."""
-    payload: Any = msg.text if msg.text is not None else buffer_json(msg.payload)
-    return {"type": "message", "data": payload, "isBinary": msg.binary}
-
-
-def _clean(response: dict[str, Any]) -> ProviderResponse:
-    """Drop ``undefined`` members, as JSON serialisation of the JS object would."""
-    return ProviderResponse({k: v for k, v in response.items() if not is_undefined(v)})
 
 
 def ws_retry_policy(max_retries: int | None, env: Mapping[str, str]) -> RetryPolicy:
@@ -432,51 +413,17 @@ class WsTarget:
             raise TargetReportedError(js_string(response["error"]))
         if is_undefined(response.get("output", UNDEFINED)):
             raise TransformError("No output from provider: transformResponse returned no output")
-        return _clean(response)
+        return clean_response(response)
 
     def _stream_loop(
         self, io: WsIo, pending: list[Any], call_context: dict[str, Any]
     ) -> Generator[A.Action, E.Event | None, ProviderResponse]:
         assert self._stream is not None
-        accumulator: Any = dict(_INITIAL_ACCUMULATOR)
-        emitted = ""
-        while True:
-            msg = yield from next_message(io, pending)
-            try:
-                result = self._stream.call(accumulator, message_event(msg), call_context)
-            except TransformError as err:
-                # promptfoo wraps every handler failure once more with this prefix.
-                raise TransformError(_STREAM_PREFIX + err.message.removeprefix(_STREAM_PREFIX)) from None
-            ret = result.value
-            if result.is_error or not isinstance(ret, (list, tuple)):
-                raise TransformError(
-                    f"{_STREAM_PREFIX}it must return [result, complete], got {_kind(ret)}"
-                )
-            accumulator = ret[0] if len(ret) > 0 else UNDEFINED
-            complete = truthy(ret[1]) if len(ret) > 1 else False
-            output = accumulator.get("output") if isinstance(accumulator, dict) else None
-            if isinstance(output, str) and output.startswith(emitted) and len(output) > len(emitted):
-                yield A.Emit(output[len(emitted):])
-                emitted = output
-            if complete:
-                if is_undefined(accumulator):
-                    return ProviderResponse()
-                shaped = isinstance(accumulator, dict) and ("output" in accumulator or "error" in accumulator)
-                return _clean(normalize_result(HookResult(accumulator, provider_shaped=shaped)))
+        return (yield from stream_loop(self._stream, io, pending, call_context))
 
 
 def _error_text(exc: BaseException) -> str:
     return str(getattr(exc, "message", None) or exc) or type(exc).__name__
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if is_undefined(value):
-        return "undefined"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def _compile_template(engine: Any, source: str, where: str) -> Any:
