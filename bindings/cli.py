@@ -19,6 +19,7 @@ from sansio_core._version import __version__
 from sansio_core.errors import ConfigError, LocalError, LocalProtocolError, PromptwireError
 from sansio_core.response import ProviderResponse
 
+from . import jsontext
 from .cli_args import UsageError, parse_vars
 
 EXIT_OK, EXIT_CALL_FAILED, EXIT_USAGE = 0, 1, 2
@@ -251,7 +252,7 @@ def _document(outcome: Outcome) -> dict[str, Any]:
 def _json_line(doc: Any) -> str:
     """One JSON document on one line, whatever the value holds."""
     try:
-        return json.dumps(doc, ensure_ascii=False, default=_json_default) + "\n"
+        return jsontext.dumps(doc, default=_json_default) + "\n"
     except (ValueError, TypeError, RecursionError) as exc:
         return json.dumps({"thrown": f"internal error: the result cannot be written as JSON "
                                      f"({type(exc).__name__}: {exc})"}) + "\n"
@@ -273,8 +274,7 @@ def _print_summary(outcome: Outcome, prompt: str) -> None:
         table.add_row("[red]error[/]", str(outcome["error"]))
     if "output" in outcome:
         out = outcome["output"]
-        table.add_row("output", out if isinstance(out, str) else json.dumps(out, ensure_ascii=False,
-                                                                            default=_json_default))
+        table.add_row("output", out if isinstance(out, str) else jsontext.dumps(out, default=_json_default))
     http = outcome.metadata.get("http") if isinstance(outcome.metadata, dict) else None
     if isinstance(http, dict) and "status" in http:
         table.add_row("status", f"{http.get('status')} {http.get('statusText', '')}")
@@ -379,7 +379,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(binding=args.binding, examples=args.examples)
 
 
+def _tolerant_streams() -> None:
+    """A server's text may hold a lone surrogate; printing it shows its escape
+    instead of failing the command (JSON output escapes it already)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # pragma: no cover - a detached or odd stream
+                pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     parser = _parser()
     args = parser.parse_args(argv)
     commands: dict[str, Callable[[argparse.Namespace], int]] = {

@@ -31,6 +31,7 @@ from sansio_core.redaction import REDACTED, is_secret_name, sanitize
 from sansio_core.timebase import Instant
 from sansio_core.ws.url import redact_url
 
+from . import jsontext
 from .cli_args import UsageError, parse_vars
 
 _SECRET_ENV = re.compile(r"(token|key|secret|password|passwd|pwd|auth|credential|signature)", re.I)
@@ -260,7 +261,7 @@ def _print_request(req: dict[str, Any], out: Any) -> None:
 def print_dry_run(result: dict[str, Any], as_json: bool, out: Any = None) -> None:
     out = out or sys.stdout
     if as_json:
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        out.write(jsontext.dumps(result) + "\n")
         return
     out.write(f"dry run: nothing was sent ({result['kind']} provider {result['provider']})\n\n")
     for step in result.get("preSteps", []):

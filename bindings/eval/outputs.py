@@ -13,6 +13,7 @@ from typing import Any, TextIO
 
 from sansio_core.errors import ConfigError
 
+from .. import jsontext
 from .runner import row_key
 
 FORMATS = (".jsonl", ".json", ".csv", ".html", ".htm")
@@ -27,7 +28,7 @@ def _default(value: Any) -> Any:
 
 
 def dumps(row: Any) -> str:
-    return json.dumps(row, ensure_ascii=False, default=_default)
+    return jsontext.dumps(row, default=_default)
 
 
 def check_outputs(paths: Iterable[str]) -> None:
@@ -107,7 +108,7 @@ def write_json(path: str, rows: list[dict[str, Any]], config_path: str, prompts:
         "config": {"path": os.path.abspath(config_path)},
         "shareableUrl": None,
     }
-    _atomic(path, json.dumps(doc, ensure_ascii=False, indent=2, default=_default))
+    _atomic(path, jsontext.dumps(doc, indent=2, default=_default))
 
 
 def _output_text(row: dict[str, Any]) -> str:
@@ -133,7 +134,7 @@ CSV_COLUMNS = ["promptIdx", "testIdx", "provider", "prompt", "description", "var
 
 def write_csv(path: str, rows: list[dict[str, Any]]) -> None:
     tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace", newline="") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         for r in sort_rows(rows):
@@ -146,7 +147,8 @@ def write_csv(path: str, rows: list[dict[str, Any]]) -> None:
 
 def _atomic(path: str, text: str) -> None:
     tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
+    # A lone surrogate (a server's escaped "\\ud83d") in the HTML report's text is shown as its escape.
+    with open(tmp, "w", encoding="utf-8", errors="backslashreplace") as f:
         f.write(text)
     os.replace(tmp, path)
 

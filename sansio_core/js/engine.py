@@ -28,6 +28,7 @@ Why it is shaped like this:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -94,6 +95,22 @@ _FATAL = {"timeout", "memory", "stack"}
 # ``pack``); any other string is the result itself.
 _MARK: Final = "\ufdd0pw:"
 
+# Strings cross into QuickJS as C strings in UTF-8: a NUL would cut them short
+# and a lone surrogate (a server's JSON can carry "\ud83d") crashes the
+# extension. Such strings cross as JSON text with escapes instead.
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _unsafe_text(text: str) -> bool:
+    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
+
+
+def _escape_surrogates(json_text: str) -> str:
+    """JSON text whose lone surrogates (only possible inside its strings) are \\u escapes."""
+    if json_text.isascii() or _SURROGATE.search(json_text) is None:
+        return json_text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
+
 
 def _first_line(text: str) -> str:
     line = text.strip().split("\n", 1)[0].strip()
@@ -118,7 +135,7 @@ class JsEngine:
         owner: Callable[[], Hashable] | None = None,
     ) -> None:
         self.limits = limits or JsLimits()
-        self._env_json = json.dumps(dict(env or {}), ensure_ascii=False)
+        self._env_json = json.dumps(dict(env or {}))  # ASCII: undecodable env bytes are lone surrogates
         self._owner = owner
         self._sources: list[tuple[str, str]] = []
         self._contexts: dict[Hashable, tuple[Any, list[Any]]] = {}
@@ -264,6 +281,8 @@ class JsEngine:
         Raises ``JsError`` (kind ``syntax`` for a parse error) when it does not
         compile, throws while evaluating, or yields something that is not a function.
         """
+        if _unsafe_text(code) or _unsafe_text(label):
+            raise JsError("SyntaxError: the source holds a NUL or a lone surrogate (not UTF-8 text)", "syntax")
         ctx, handles = self._context()
         index = len(self._sources)
         try:
@@ -320,10 +339,15 @@ class JsEngine:
             self._pushed[key] = clock
         wire: list[Any] = []
         for i, arg in enumerate(args):
-            if isinstance(arg, Json):
+            if type(arg) is str:
+                if _unsafe_text(arg):
+                    flags |= 1 << i
+                    arg = json.dumps(arg)
+                wire.append(arg)
+            elif isinstance(arg, Json):
                 if not (i == 2 and flags & FLAG_LAZY_CONTEXT):
                     flags |= 1 << i
-                wire.append(arg.text)
+                wire.append(_escape_surrogates(arg.text))
             elif arg is JSON_FROM_TEXT:
                 if i + 1 < len(args) and isinstance(args[i + 1], str):
                     check_json_depth(args[i + 1], what="the response's JSON")
@@ -331,7 +355,7 @@ class JsEngine:
                 wire.append(None)
             elif isinstance(arg, (dict, list, tuple)):
                 flags |= 1 << i
-                wire.append(json.dumps(arg, ensure_ascii=False, separators=(",", ":")))
+                wire.append(json.dumps(arg, separators=(",", ":")))  # ASCII: see _SURROGATE
             elif arg is UNDEFINED:
                 wire.append(None)
             else:

@@ -97,17 +97,23 @@ PRELUDE = r"""
   // toString would run with no limit at all).
   // Strings cross as C strings, so one holding NUL goes as a holder too.
   const MARK = "\ufdd0pw:";
+  // A lone surrogate cannot leave QuickJS as UTF-8 (and a NUL would end a C
+  // string): such strings leave as JSON, whose stringify escapes both.
+  const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+  const LONE_ALL = new RegExp(LONE.source, "g");
   const pack = (h) => {
     if (typeof h === "string") {
-      return h.startsWith(MARK) || h.indexOf("\u0000") >= 0 ? MARK + JSON.stringify({ k: "v", v: h }) : h;
+      return h.startsWith(MARK) || h.indexOf("\u0000") >= 0 || LONE.test(h)
+        ? MARK + JSON.stringify({ k: "v", v: h }) : h;
     }
     if (h === null || typeof h !== "object") return h;
     return MARK + JSON.stringify(h);
   };
+  const printable = (text) => (LONE.test(text) ? text.replace(LONE_ALL, "\ufffd") : text);
   const describe = (e) => {
-    if (typeof e === "string") return e;
+    if (typeof e === "string") return printable(e);
     try {
-      return String(e);
+      return printable(String(e));
     } catch (x) {
       // Out of memory, String(e) cannot allocate either: name it from the
       // error's own (already allocated) message, so the engine reports the
@@ -232,7 +238,6 @@ PRELUDE = r"""
   let lastToken = 0;
   const ownEnum = Object.prototype.propertyIsEnumerable;
   const isArray = Array.isArray;
-  const LONE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
   // A value as JSON.stringify shows it inside an array (toJSON, wrappers; undefined -> null).
   const asJson = (v) => JSON.parse(JSON.stringify([v]))[0];
   // Text that crosses as a C string; NUL, the mark or a lone surrogate go as a holder.

@@ -220,3 +220,43 @@ def test_a_result_nested_too_deeply_is_an_error_not_a_recursion_error(engine: Js
         engine.call(fn)
     ok = compile_expr(engine, "(() => { let a = []; for (let i = 0; i < 200; i++) a = [a]; return a })()")
     assert isinstance(engine.call(ok).value, list)
+
+
+# -- strings QuickJS cannot take as C strings: NUL and lone surrogates ----------------
+# (a lone surrogate used to crash the process; a server's JSON can carry "\ud83d")
+
+
+@pytest.mark.parametrize("arg", ["a\ud83d", "\udc00z", "nul\x00inside", "pair \U0001f600 ok", "é\ud800"])
+def test_any_python_string_crosses_intact(engine: JsEngine, arg: str) -> None:
+    fn = compile_expr(engine, "json + '|' + text.length", ("json", "text"))
+    assert engine.call(fn, arg, "abc").value == f"{arg}|3"
+    as_object = compile_expr(engine, "json.s", ("json",))
+    assert engine.call(as_object, {"s": arg}).value == arg
+    assert engine.call(as_object, Json('{"s": "' + arg.replace("\x00", "\\u0000") + '"}')).value == arg
+
+
+def test_a_body_with_a_lone_surrogate_and_nul_is_parsed_in_js(engine: JsEngine) -> None:
+    fn = compile_expr(engine, "json.reply + '/' + text.length")
+    body = '{"reply": "x\ud83d\x00"}'.replace("\x00", "\\u0000")
+    assert engine.call(fn, JSON_FROM_TEXT, body).value == f"x\ud83d\x00/{len(body)}"
+
+
+@pytest.mark.parametrize("src, expected", [
+    ("'x\\ud83d'", "x\ud83d"),
+    ("({output: 'a\\udc00b'})", {"output": "a\udc00b"}),
+    ("'pair \\ud83d\\ude00'", "pair \U0001f600"),
+])
+def test_results_with_lone_surrogates_come_back(engine: JsEngine, src: str, expected: Any) -> None:
+    assert engine.call(compile_expr(engine, src), None, "").value == expected
+
+
+def test_an_error_message_with_a_lone_surrogate_is_printable(engine: JsEngine) -> None:
+    fn = compile_expr(engine, "(() => { throw new Error('bad \\udc00 thing'); })()")
+    with pytest.raises(JsError, match="bad \ufffd thing"):
+        engine.call(fn, None, "")
+
+
+def test_source_with_a_lone_surrogate_is_a_syntax_error(engine: JsEngine) -> None:
+    with pytest.raises(JsError, match="lone surrogate") as info:
+        engine.compile("(json) => '\ud83d'", "t")
+    assert info.value.kind == "syntax"
