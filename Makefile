@@ -9,6 +9,7 @@ $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,fuzz]'
+	$(BIN)/python -m promptwire.harden_quickjs   # quickjs with its out-of-memory crash fixed (docs/transforms.md)
 	touch $@
 
 $(BIN)/.bench: $(BIN)/.installed

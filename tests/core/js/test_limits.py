@@ -40,3 +40,4 @@ def test_pending_job_limit() -> None:
     with pytest.raises(JsError, match="promise did not settle within the job limit"):
         run(src, JsLimits(max_pending_jobs=10))
     assert run(src, JsLimits(max_pending_jobs=5000)) == "late"
+
