@@ -17,7 +17,7 @@ from sansio_core.testing.ws_peer import ScriptedWsServer, run_ws_call
 from sansio_core.timebase import Instant
 from sansio_core.ws.flow import WsTarget
 from sansio_core.ws.url import parse_ws_url, redact_url
-from sansio_core.ws.wire import WsWire
+from sansio_core.ws.wire import Failed, WsWire
 
 
 def frame(op: int, payload: bytes, fin: bool = True) -> bytes:
@@ -110,3 +110,84 @@ def test_arbitrary_server_bytes_only_our_errors_and_split_invisible(data: bytes,
     whole = run_raw([data], limit)
     assert run_raw([data[:cut], data[cut:]], limit) == whole
     assert run_raw([data[i:i + 1] for i in range(len(data))], limit) == whole
+
+
+# -- the fast path (whole data frames read without wsproto) agrees with wsproto ------------
+
+
+def _opened(limit: int) -> WsWire:
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection
+
+    wire = WsWire(limit)
+    server = WSConnection(ConnectionType.SERVER)
+    server.receive_data(wire.start("h", "/", [], []))
+    next(server.events())
+    wire.receive(server.send(AcceptConnection()))
+    return wire
+
+
+def _client_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Our masked frames, unmasked (wsproto draws each mask at random)."""
+    out, pos = [], 0
+    while pos < len(data):
+        b0, n, pos = data[pos], data[pos + 1] & 0x7F, pos + 2
+        if n == 126:
+            n, pos = struct.unpack("!H", data[pos:pos + 2])[0], pos + 2
+        elif n == 127:
+            n, pos = struct.unpack("!Q", data[pos:pos + 8])[0], pos + 8
+        mask, pos = data[pos:pos + 4], pos + 4
+        out.append((b0, bytes(b ^ mask[i % 4] for i, b in enumerate(data[pos:pos + n]))))
+        pos += n
+    return out
+
+
+def _observe(chunks: list[bytes], limit: int, fast: bool) -> list[Any]:
+    wire = _opened(limit)
+    wire.fast_path = fast
+    seen: list[Any] = []
+    for chunk in chunks:
+        try:
+            feed = wire.receive(chunk)
+        except PromptwireError as exc:
+            seen.append(("raised", type(exc).__name__, exc.message))
+            break
+        for outcome in feed.outcomes:
+            if isinstance(outcome, Failed):
+                # A frame both too big and malformed: which check fires first may
+                # differ (as how much had arrived decides it for wsproto alone).
+                return [*seen, "failed"]
+            seen.append(repr(outcome))
+        if feed.reply:
+            seen.append(("reply", _client_frames(feed.reply)))
+    seen.append(("close", _client_frames(wire.close())))  # the owed or polite close frame
+    return seen
+
+
+_FRAME = st.one_of(
+    st.tuples(st.sampled_from([0x81, 0x82, 0x01, 0x02, 0x80, 0x89, 0x8A, 0x88, 0xC1, 0x83]),
+              st.binary(max_size=300)).map(lambda t: frame(t[0] & 0x0F, t[1], bool(t[0] & 0x80))
+                                             if t[0] & 0x70 == 0 else bytes([t[0], len(t[1]) % 126]) + t[1][:125]),
+    st.binary(max_size=12),  # garbage: masks, non-minimal lengths, truncation
+    st.sampled_from([b"\x81\x7e\x00\x05hello", b"\x82\x7f" + bytes(8), b"\x81\x02\xc3\x28", b"\x81\x85abcd12345"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FRAME, max_size=6), st.lists(st.integers(min_value=0, max_value=2000), max_size=4),
+       st.sampled_from([16, 200, 1 << 20]), st.booleans())
+def test_fast_frames_read_exactly_as_wsproto_reads_them(frames: list[bytes], cuts: list[int], limit: int,
+                                                       eof: bool) -> None:
+    data = b"".join(frames)
+    points = sorted({min(c, len(data)) for c in cuts})
+    chunks = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True) if b > a]
+    if eof:
+        chunks.append(b"")
+    fast, slow = _observe(chunks, limit, fast=True), _observe(chunks, limit, fast=False)
+    if "failed" not in fast:
+        assert fast == slow
+        return
+    # A frame both too big and not UTF-8: which check fires first may differ.
+    i = fast.index("failed")
+    assert slow[:i] == fast[:i]
+    assert slow[i] == "failed" or slow[i][0] == "close", slow
