@@ -161,7 +161,7 @@ class Secrets:
         """Add credentials sent at call time (bounded: the oldest are forgotten)."""
         added = False
         for value in values:
-            for part in _credential_parts(value):
+            for part in _learned_parts(value):
                 if len(part) >= MIN_SECRET_LENGTH and part not in self._configured and part not in self._learned:
                     self._learned[part] = None
                     added = True
@@ -196,12 +196,17 @@ class Secrets:
         """A JSON-like value with every string (keys included) redacted."""
         if not self._values:
             return value
+        kind = type(value)
+        if kind is str:
+            return self.redact(value)
+        if kind is int or kind is float or kind is bool or value is None:
+            return value  # the common leaves, by exact type before the ABC checks below
         if isinstance(value, str):
             return self.redact(value)
         if depth > _MAX_COLLECT_DEPTH * 4:
             return value
         redact, data = self.redact, self.redact_data
-        if isinstance(value, Mapping):
+        if kind is dict or isinstance(value, Mapping):
             # Strings inline (most values): a call per value costs more than the redaction.
             return {(redact(k) if isinstance(k, str) else k): (redact(v) if type(v) is str else data(v, depth + 1))
                     for k, v in value.items()}
@@ -249,6 +254,23 @@ class _EnvRenderer:
         except PromptwireError:
             return []
         return [rendered] if rendered.strip() else []
+
+
+# A target sends the same credentials call after call (``Secrets.learn``): the
+# parts of each are remembered (bounded, cleared when full).
+_PARTS_SEEN: dict[str, tuple[str, ...]] = {}
+_MAX_PARTS_SEEN = 256
+
+
+def _learned_parts(value: str) -> tuple[str, ...]:
+    parts = _PARTS_SEEN.get(value)
+    if parts is None:
+        parts = tuple(_credential_parts(value))
+        if type(value) is str:
+            if len(_PARTS_SEEN) >= _MAX_PARTS_SEEN:
+                _PARTS_SEEN.clear()
+            _PARTS_SEEN[value] = parts
+    return parts
 
 
 def _credential_parts(value: str) -> list[str]:
