@@ -124,6 +124,10 @@ class RequestPlan:
         self._text_body: Template | None = None
         self._url_source = ""
         self._multipart: Any = None  # a multipart.MultipartPlan for ``multipart.parts``
+        # Computed once when nothing in them is templated (the usual target):
+        # the header values, and the URL's parts and credentials.
+        self._static_headers: dict[str, str] | None = None
+        self._fixed_url: tuple[str, str, int, str, str, str, str | None] | None = None
 
     @classmethod
     def compile(cls, entry: ProviderEntry, engine: TemplateEngine, sources: Sources) -> RequestPlan:
@@ -209,6 +213,16 @@ class RequestPlan:
                 raise ConfigError(OBJECT_BODY_NOT_JSON, "config.body")
 
         self._query = [(k, engine.compile(v)) for k, v in (config.queryParams or {}).items()]
+        if not self._dynamic_headers:
+            self._static_headers = {name: template.source.strip(HTTP_WS) for name, template in self._headers}
+        if self._static_url is not None and not self._query and (
+                self._auth is None or self._auth.placement != "query"):
+            url = self._static_url
+            credentials = url_credentials(url)
+            if credentials is not None:
+                url = url.without_credentials()
+            self._fixed_url = (url.scheme, url.connect_host, url.effective_port, url.target, url.host_header,
+                               url_for_messages(url), credentials)
 
         if self._has_body:
             self._json_body = JsonBody(body, engine)
@@ -262,12 +276,16 @@ class RequestPlan:
         if self._multipart is not None:
             _check_multipart_method(method, TemplateError)
 
-        headers: dict[str, str] = {}
-        for name, template in self._headers:
-            if template.has_tags:
-                headers[name] = clean_header_value(name, template.render(vars))
-            else:
-                headers[name] = template.source.strip(HTTP_WS)
+        headers: dict[str, str]
+        if self._static_headers is not None:
+            headers = self._static_headers.copy()
+        else:
+            headers = {}
+            for name, template in self._headers:
+                if template.has_tags:
+                    headers[name] = clean_header_value(name, template.render(vars))
+                else:
+                    headers[name] = template.source.strip(HTTP_WS)
         auth = self._auth
         if auth is not None:
             pair = auth.header(vars)
@@ -284,10 +302,16 @@ class RequestPlan:
                 if isinstance(value, str) and value:
                     headers[name] = clean_header_value(name, value)
 
-        url = self._url(vars)
-        credentials = url_credentials(url)
+        fixed = self._fixed_url
+        if fixed is None:
+            url = self._url(vars)
+            credentials = url_credentials(url)
+            if credentials is not None:
+                url = url.without_credentials()
+            fixed = (url.scheme, url.connect_host, url.effective_port, url.target, url.host_header,
+                     url_for_messages(url), credentials)
+        scheme, connect_host, port, target, host_header, message_url, credentials = fixed
         if credentials is not None:
-            url = url.without_credentials()
             headers.setdefault("authorization", credentials)
 
         if self._multipart is not None:
@@ -299,18 +323,9 @@ class RequestPlan:
             multipart_parts = None
             body = self._render_body(vars, transformed_prompt, is_json) if self._has_body else None
         if "host" not in headers:
-            headers = {"host": url.host_header, **headers}
-        return PreparedRequest(
-            method=method,
-            scheme=url.scheme,
-            host=url.connect_host,
-            port=url.effective_port,
-            target=url.target,
-            headers=finish_headers(headers, method, body),
-            multipart_parts=multipart_parts,
-            body=body,
-            url=url_for_messages(url),
-        )
+            headers = {"host": host_header, **headers}
+        return PreparedRequest(method, scheme, connect_host, port, target, finish_headers(headers, method, body),
+                               body, message_url, multipart_parts)
 
     def _url(self, vars: Mapping[str, Any]) -> Url:
         url = self._static_url
