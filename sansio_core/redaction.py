@@ -56,6 +56,8 @@ _SECRET_VALUE = re.compile(
     r"^(?:sk-[A-Za-z0-9_-]{8,}|(?:Bearer|Basic)\s+\S{20,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}"
     r"|[A-Za-z0-9+/=_-]{64,})$"
 )
+# Nothing shorter can match ``_SECRET_VALUE`` (``sk-`` and 8 more is its shortest form).
+_SHORTEST_SECRET_VALUE = 11
 _NAME_NOISE = re.compile(r"[-_\s=]")
 _MAX_SANITIZE_DEPTH = 4
 _MAX_COLLECT_DEPTH = 12
@@ -90,6 +92,8 @@ def sanitize(value: Any, depth: int = 0) -> Any:
     """A copy safe for metadata and logs: secret-named fields and secret-looking
     strings become ``[REDACTED]``; nesting deeper than four levels becomes ``[...]``."""
     if isinstance(value, str):
+        if len(value) < _SHORTEST_SECRET_VALUE:
+            return value
         return REDACTED if _SECRET_VALUE.match(value) else value
     if isinstance(value, Mapping):
         if depth >= _MAX_SANITIZE_DEPTH:

@@ -33,3 +33,23 @@ def test_learned_credentials_are_redacted_every_time() -> None:
     for _ in range(2):  # the second call finds the credential's parts remembered
         secrets.learn([f"Basic {token}", "Bearer tok-12345"])
         assert secrets.redact(f"{token} pa55word tok-12345 Bearer") == f"{REDACTED} {REDACTED} {REDACTED} Bearer"
+
+
+def test_values_too_short_to_look_like_keys_are_never_redacted() -> None:
+    import itertools
+    import re
+
+    from sansio_core import redaction
+
+    pattern = redaction._SECRET_VALUE
+    # The shortest text the pattern matches is _SHORTEST_SECRET_VALUE long.
+    assert pattern.match("sk-" + "a" * 8) and not pattern.match("sk-" + "a" * 7)
+    assert redaction.sanitize("sk-" + "a" * 8) == REDACTED
+    assert redaction.sanitize("sk-" + "a" * 8 + "\n") == REDACTED
+    shortest = min(len(m.group(0)) for m in (
+        re.fullmatch(r".*", text) for text in ("sk-12345678", "Basic " + "x" * 20, "AKIA" + "A" * 16,
+                                              "AIza" + "a" * 30, "a" * 64)) if m)
+    assert shortest == redaction._SHORTEST_SECRET_VALUE
+    for n in range(redaction._SHORTEST_SECRET_VALUE):
+        for text in ("sk-" + "1" * max(0, n - 3), "a" * n, "".join(itertools.islice(itertools.cycle("sk-1\n"), n))):
+            assert not pattern.match(text), text
