@@ -222,3 +222,16 @@ def test_both_codecs_agree(status, version, framing, headers, body, extra, infor
     cut = min(cut, len(data))
     for chunks in ([data], [data[:cut], data[cut:]]):
         assert disagreement(chunks, head_request=head_request) is None
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_remembered_header_lines_still_judge_every_line(codec) -> None:
+    from sansio_core.http import codec as codec_module
+
+    good = OK + b"X-A: 1\r\nContent-Length: 0\r\n\r\n"
+    assert run(codec, good)[0] == "ok"
+    assert b"X-A: 1" in codec_module._GOOD_LINES
+    assert run(codec, OK + b"X-A: 1\r\nX-A : 1\r\nContent-Length: 0\r\n\r\n") == ("error",)
+    long_line = b"X-L: " + b"a" * 300
+    assert run(codec, OK + long_line + b"\r\nContent-Length: 0\r\n\r\n")[0] == "ok"
+    assert long_line not in codec_module._GOOD_LINES
