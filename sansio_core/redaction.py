@@ -60,6 +60,8 @@ _SECRET_VALUE = re.compile(
 _SHORTEST_SECRET_VALUE = 11
 _NAME_NOISE = re.compile(r"[-_\s=]")
 _MAX_SANITIZE_DEPTH = 4
+# Values ``Secrets.redact_data`` returns as they are (exact types).
+_LEAVES = frozenset({int, float, bool, type(None)})
 _MAX_COLLECT_DEPTH = 12
 MIN_SECRET_LENGTH = 4
 # Credentials learned at call time (OAuth tokens, rendered auth headers): the
@@ -210,12 +212,20 @@ class Secrets:
         if depth > _MAX_COLLECT_DEPTH * 4:
             return value
         redact, data = self.redact, self.redact_data
+        # Inline (most values are short strings and numbers: a call per value
+        # costs more than the redaction): a string shorter than the shortest
+        # secret value cannot contain one, and the leaves ``data`` returns as
+        # they are are not passed to it.
+        shortest = len(self._values[-1])
+        leaves = _LEAVES
         if kind is dict or isinstance(value, Mapping):
-            # Strings inline (most values): a call per value costs more than the redaction.
-            return {(redact(k) if isinstance(k, str) else k): (redact(v) if type(v) is str else data(v, depth + 1))
+            return {((k if len(k) < shortest else redact(k)) if isinstance(k, str) else k):
+                    ((v if len(v) < shortest else redact(v)) if type(v) is str
+                     else v if type(v) in leaves else data(v, depth + 1))
                     for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [redact(v) if type(v) is str else data(v, depth + 1) for v in value]
+            return [(v if len(v) < shortest else redact(v)) if type(v) is str
+                    else v if type(v) in leaves else data(v, depth + 1) for v in value]
         return value
 
     def scrub_error(self, err: PromptwireError) -> PromptwireError:
