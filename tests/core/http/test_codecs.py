@@ -235,3 +235,24 @@ def test_remembered_header_lines_still_judge_every_line(codec) -> None:
     long_line = b"X-L: " + b"a" * 300
     assert run(codec, OK + long_line + b"\r\nContent-Length: 0\r\n\r\n")[0] == "ok"
     assert long_line not in codec_module._GOOD_LINES
+
+
+@pytest.mark.skipif(HTTPTOOLS is None, reason="httptools is not installed")
+def test_a_finished_httptools_parser_leaves_no_reference_cycle() -> None:
+    import gc
+
+    parser = HTTPTOOLS.new_parser(False, 65536)
+    assert parser.feed(OK + b"Content-Length: 2\r\n\r\nhi")[-1] is END
+    assert parser._p is None  # llhttp held our bound callbacks
+    assert parser.feed(b"\r\n") == [] and parser.leftover() == b"\r\n"
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        parser = HTTPTOOLS.new_parser(False, 65536)
+        parser.feed(OK + b"Content-Length: 0\r\n\r\n")
+        del parser
+        assert gc.collect() == 0
+    finally:
+        if was:
+            gc.enable()
