@@ -56,8 +56,12 @@ _SECRET_VALUE = re.compile(
     r"^(?:sk-[A-Za-z0-9_-]{8,}|(?:Bearer|Basic)\s+\S{20,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30,}"
     r"|[A-Za-z0-9+/=_-]{64,})$"
 )
+# Nothing shorter can match ``_SECRET_VALUE`` (``sk-`` and 8 more is its shortest form).
+_SHORTEST_SECRET_VALUE = 11
 _NAME_NOISE = re.compile(r"[-_\s=]")
 _MAX_SANITIZE_DEPTH = 4
+# Values ``Secrets.redact_data`` returns as they are (exact types).
+_LEAVES = frozenset({int, float, bool, type(None)})
 _MAX_COLLECT_DEPTH = 12
 MIN_SECRET_LENGTH = 4
 # Credentials learned at call time (OAuth tokens, rendered auth headers): the
@@ -90,6 +94,8 @@ def sanitize(value: Any, depth: int = 0) -> Any:
     """A copy safe for metadata and logs: secret-named fields and secret-looking
     strings become ``[REDACTED]``; nesting deeper than four levels becomes ``[...]``."""
     if isinstance(value, str):
+        if len(value) < _SHORTEST_SECRET_VALUE:
+            return value
         return REDACTED if _SECRET_VALUE.match(value) else value
     if isinstance(value, Mapping):
         if depth >= _MAX_SANITIZE_DEPTH:
@@ -161,7 +167,7 @@ class Secrets:
         """Add credentials sent at call time (bounded: the oldest are forgotten)."""
         added = False
         for value in values:
-            for part in _credential_parts(value):
+            for part in _learned_parts(value):
                 if len(part) >= MIN_SECRET_LENGTH and part not in self._configured and part not in self._learned:
                     self._learned[part] = None
                     added = True
@@ -196,17 +202,30 @@ class Secrets:
         """A JSON-like value with every string (keys included) redacted."""
         if not self._values:
             return value
+        kind = type(value)
+        if kind is str:
+            return self.redact(value)
+        if kind is int or kind is float or kind is bool or value is None:
+            return value  # the common leaves, by exact type before the ABC checks below
         if isinstance(value, str):
             return self.redact(value)
         if depth > _MAX_COLLECT_DEPTH * 4:
             return value
         redact, data = self.redact, self.redact_data
-        if isinstance(value, Mapping):
-            # Strings inline (most values): a call per value costs more than the redaction.
-            return {(redact(k) if isinstance(k, str) else k): (redact(v) if type(v) is str else data(v, depth + 1))
+        # Inline (most values are short strings and numbers: a call per value
+        # costs more than the redaction): a string shorter than the shortest
+        # secret value cannot contain one, and the leaves ``data`` returns as
+        # they are are not passed to it.
+        shortest = len(self._values[-1])
+        leaves = _LEAVES
+        if kind is dict or isinstance(value, Mapping):
+            return {((k if len(k) < shortest else redact(k)) if isinstance(k, str) else k):
+                    ((v if len(v) < shortest else redact(v)) if type(v) is str
+                     else v if type(v) in leaves else data(v, depth + 1))
                     for k, v in value.items()}
         if isinstance(value, (list, tuple)):
-            return [redact(v) if type(v) is str else data(v, depth + 1) for v in value]
+            return [(v if len(v) < shortest else redact(v)) if type(v) is str
+                    else v if type(v) in leaves else data(v, depth + 1) for v in value]
         return value
 
     def scrub_error(self, err: PromptwireError) -> PromptwireError:
@@ -249,6 +268,23 @@ class _EnvRenderer:
         except PromptwireError:
             return []
         return [rendered] if rendered.strip() else []
+
+
+# A target sends the same credentials call after call (``Secrets.learn``): the
+# parts of each are remembered (bounded, cleared when full).
+_PARTS_SEEN: dict[str, tuple[str, ...]] = {}
+_MAX_PARTS_SEEN = 256
+
+
+def _learned_parts(value: str) -> tuple[str, ...]:
+    parts = _PARTS_SEEN.get(value)
+    if parts is None:
+        parts = tuple(_credential_parts(value))
+        if type(value) is str:
+            if len(_PARTS_SEEN) >= _MAX_PARTS_SEEN:
+                _PARTS_SEEN.clear()
+            _PARTS_SEEN[value] = parts
+    return parts
 
 
 def _credential_parts(value: str) -> list[str]:

@@ -41,6 +41,7 @@ def run_attempts(
     *,
     veto: Callable[[], str | None] | None = None,
     deadline: float | None = None,
+    first: AttemptResult[T] | None = None,
 ) -> Generator[A.Action, E.Event | None, tuple[T, int]]:
     """Run ``attempt`` until the policy accepts a result; returns it and the attempt count.
 
@@ -48,11 +49,16 @@ def run_attempts(
 
     ``veto`` may forbid retrying a failed attempt (it returns the reason), e.g.
     when part of that attempt's text already reached the caller.
+
+    ``first``: the result of the first attempt when the caller already ran it.
     """
     history: list[str] = []
     counted = 0
     while True:
-        outcome, result, failure = yield from attempt()
+        if first is not None:
+            (outcome, result, failure), first = first, None
+        else:
+            outcome, result, failure = yield from attempt()
         if outcome is None and result is not None:
             return result, len(history) + 1
         assert outcome is not None

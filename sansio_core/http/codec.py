@@ -100,6 +100,11 @@ _HEADER_LINE = re.compile(
     rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t]*(?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?[ \t]*\Z")
 _DIGITS = re.compile(rb"[0-9]{1,18}\Z")
 _CLOSE = re.compile(rb"(?:^|[ \t,])close(?:$|[ \t,])", re.IGNORECASE)
+# Header lines that passed ``_HEADER_LINE`` (a server repeats most of its lines
+# response after response): short ones only, bounded, cleared when full.
+_GOOD_LINES: set[bytes] = set()
+_MAX_GOOD_LINES = 1024
+_MAX_REMEMBERED_LINE = 256
 
 
 class HeadInfo:
@@ -132,8 +137,13 @@ def check_head(head: bytes, head_request: bool) -> HeadInfo:
             raise ParseError("empty line inside the response head")
         if line[0] in b" \t":
             raise ParseError("obs-fold (a header continuation line) is not accepted")
-        if _HEADER_LINE.match(line) is None:
-            raise ParseError(f"illegal header line: {line[:80]!r}")
+        if line not in _GOOD_LINES:
+            if _HEADER_LINE.match(line) is None:
+                raise ParseError(f"illegal header line: {line[:80]!r}")
+            if len(line) <= _MAX_REMEMBERED_LINE:
+                if len(_GOOD_LINES) >= _MAX_GOOD_LINES:
+                    _GOOD_LINES.clear()
+                _GOOD_LINES.add(line)
         name, _, value = line.partition(b":")
         lname = name.lower()
         if lname == b"content-length":

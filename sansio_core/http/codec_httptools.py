@@ -87,6 +87,10 @@ class HttptoolsParser:
             if not self._complete:
                 raise ParseError(str(exc) or type(exc).__name__) from None
             self._extra = b"x"  # garbage after the message
+        if self._complete:
+            # llhttp holds our bound callbacks: a reference cycle that only the
+            # cyclic GC would free. The message is over; nothing calls it again.
+            self._p = None
         return out
 
     def feed_eof(self) -> list[ParserEvent]:

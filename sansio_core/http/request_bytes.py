@@ -55,14 +55,57 @@ def forwarded(req: PreparedRequest, proxy: ProxyServer) -> PreparedRequest:
     return replace(req, target=absolute_target(req.scheme, req.host, req.port, req.target), headers=headers)
 
 
+# The checked head of a request line and every header but a final
+# ``content-length`` (which follows the body), keyed by those values: a target
+# sends the same method, target and headers call after call. Bounded; cleared
+# when full.
+_HEADS: dict[tuple[str, str, tuple[tuple[str, str], ...]], tuple[bytes, str | None] | None] = {}
+_MAX_CACHED_HEADS = 256
+
+
 def _fast(req: PreparedRequest) -> bytes | None:
-    method, target, body = req.method, req.target, req.body
+    method, target, body, headers = req.method, req.target, req.body, req.headers
+    last = headers[-1] if headers else None
+    length: str | None
+    if last is not None and last[0] == "content-length":
+        key = (method, target, headers[:-1])
+        try:
+            head = _HEADS[key]
+        except KeyError:
+            head = _head(method, target, key[2])
+            if len(_HEADS) >= _MAX_CACHED_HEADS:
+                _HEADS.clear()
+            _HEADS[key] = head
+        if head is None or head[1] is not None:
+            return None  # not for the fast path, or a second content-length
+        length = last[1]
+        if not _VALUE.match(length):
+            return None
+        lines = [head[0], b"content-length: %s\r\n\r\n" % header_bytes(length)]
+    else:
+        head = _head(method, target, headers)
+        if head is None:
+            return None
+        length = head[1]
+        lines = [head[0], b"\r\n"]
+    if body:
+        if length != str(len(body)):
+            return None
+        lines.append(body)
+    elif length not in (None, "0"):
+        return None
+    return b"".join(lines)
+
+
+def _head(method: str, target: str, headers: tuple[tuple[str, str], ...]) -> tuple[bytes, str | None] | None:
+    """The request line and ``headers`` as bytes (``Host`` first) and the
+    ``Content-Length`` among them; ``None`` when h11 must encode the request."""
     if not _TOKEN.match(method) or not _TARGET.match(target):
         return None
     host = b""
     lines = [f"{method} {target} HTTP/1.1\r\n".encode("ascii"), b""]
     length = None
-    for name, value in req.headers:
+    for name, value in headers:
         raw = _name(name)
         if raw is None or not _VALUE.match(value):
             return None
@@ -81,16 +124,8 @@ def _fast(req: PreparedRequest) -> bytes | None:
         lines.append(b"%s: %s\r\n" % (raw, header_bytes(value)))
     if not host:
         return None
-    if body:
-        if length != str(len(body)):
-            return None
-    elif length not in (None, "0"):
-        return None
     lines[1] = host
-    lines.append(b"\r\n")
-    if body:
-        lines.append(body)
-    return b"".join(lines)
+    return b"".join(lines), length
 
 
 def encode_with_h11(req: PreparedRequest) -> bytes:

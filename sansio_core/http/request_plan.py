@@ -18,7 +18,7 @@ import csv
 import io
 import posixpath
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -28,7 +28,8 @@ from ..config.provider import ProviderEntry
 from ..errors import ConfigError, TemplateError, UrlError
 from ..js.jsvalue import js_json, js_json_parse, js_trim
 from ..sources import FILE_PREFIX, Sources, split_file_ref
-from ..templating import ObjectTemplate, Template, TemplateEngine
+from ..templating import Template, TemplateEngine
+from .json_body import JsonBody, parse_json_strings
 from .message import (
     BODYLESS_METHODS,
     GET_WITH_BODY,
@@ -93,134 +94,6 @@ def resolve_file_refs(value: Any, sources: Sources, where: str) -> Any:
     return value
 
 
-# -- the JSON body rules (spec 6.2 / 6.3) --------------------------------------------------
-
-
-def parse_json_strings(value: Any) -> Any:
-    """Strings (trimmed) starting with ``{`` or ``[`` that parse to an object or array become it."""
-    if isinstance(value, str):
-        head = js_trim(value)[:1]
-        if head == "{" or head == "[":
-            try:
-                parsed = js_json_parse(value)
-            except ValueError:
-                return value
-            if isinstance(parsed, (dict, list)):
-                return parsed
-        return value
-    if isinstance(value, dict):
-        return {k: parse_json_strings(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [parse_json_strings(v) for v in value]
-    return value
-
-
-_NO_BODY = object()
-
-_Render = Callable[[Mapping[str, Any]], Any]
-
-
-def _json_tree(value: Any, engine: TemplateEngine) -> _Render | None:
-    """A renderer equal to ``parse_json_strings(compile_object(value).render(vars))``,
-    or ``None`` when ``value`` has no template (then it is used as is)."""
-    if isinstance(value, str):
-        template = engine.compile(value)
-        if not template.has_tags:
-            return None
-        render = template.render
-        return lambda vars: parse_json_strings(render(vars))
-    if isinstance(value, dict):
-        parts = [(k, v, _json_tree(v, engine)) for k, v in value.items()]
-        if all(r is None for _, _, r in parts):
-            return None
-        fixed = [(k, r if r is not None else None, parse_json_strings(v) if r is None else None)
-                 for k, v, r in parts]
-
-        def render_dict(vars: Mapping[str, Any]) -> Any:
-            return {k: (r(vars) if r is not None else static) for k, r, static in fixed}
-
-        return render_dict
-    if isinstance(value, list):
-        items = [(_json_tree(v, engine), v) for v in value]
-        if all(r is None for r, _ in items):
-            return None
-        fixed_items = [(r, parse_json_strings(v) if r is None else None) for r, v in items]
-
-        def render_list(vars: Mapping[str, Any]) -> Any:
-            return [r(vars) if r is not None else static for r, static in fixed_items]
-
-        return render_list
-    return None
-
-
-class _JsonBody:
-    """``processJsonBody``: the config body as it is sent with a JSON content type."""
-
-    __slots__ = ("_object", "_static", "_template", "_tree", "places_prompt")
-
-    def __init__(self, body: Any, engine: TemplateEngine) -> None:
-        # An object/list body with a string that renders `prompt`: an array from
-        # transformRequest is put there (see ``RequestPlan._render_body``).
-        self.places_prompt = False
-        self._tree: Callable[[Mapping[str, Any]], Any] | None = None
-        self._template: Template | None = None
-        self._object: ObjectTemplate | None = None
-        self._static: Any = _NO_BODY
-        if isinstance(body, str):
-            try:
-                body = js_json_parse(body)
-            except ValueError:
-                pass
-            else:
-                if not isinstance(body, str):
-                    self._init_object(body, engine)
-                    return
-            self._template = engine.compile(body)
-            return
-        self._init_object(body, engine)
-
-    def _init_object(self, body: Any, engine: TemplateEngine) -> None:
-        self.places_prompt = any("prompt" in engine.referenced_names(text) for text in _strings(body))
-        self._object = engine.compile_object(body)
-        if not self._object.dynamic:
-            self._static = parse_json_strings(body)
-            return
-        # Hot path: render and apply the JSON-string rule in one walk that only
-        # visits templated leaves (static subtrees were processed just above).
-        self._tree = _json_tree(body, engine)
-
-    def render(self, vars: Mapping[str, Any]) -> Any:
-        if self._static is not _NO_BODY:
-            return self._static
-        if self._tree is not None:
-            return self._tree(vars)
-        if self._object is not None:
-            return parse_json_strings(self._object.render(vars))
-        assert self._template is not None
-        text = self._template.render(vars)
-        try:
-            return js_json_parse(text)
-        except ValueError:
-            pass
-        if js_trim(text)[:1] in ("{", "["):
-            try:
-                return js_json_parse(self._template.render(json_escaped_vars(vars)))
-            except ValueError:
-                pass
-        return text
-
-
-def _strings(value: Any) -> list[str]:
-    """Every string leaf of a body (mappings and lists walked, keys untouched)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, Mapping):
-        return [s for item in value.values() for s in _strings(item)]
-    if isinstance(value, (list, tuple)):
-        return [s for item in value for s in _strings(item)]
-    return []
-
-
 def _merge_transformed(rendered: Any, transformed: Any) -> Any:
     """README rule: an object from transformRequest is merged over the rendered body."""
     if isinstance(rendered, dict) and isinstance(transformed, dict):
@@ -247,10 +120,14 @@ class RequestPlan:
         self._auth: StaticAuth | None = None
         self._body: Any = None
         self._has_body = False
-        self._json_body: _JsonBody | None = None
+        self._json_body: JsonBody | None = None
         self._text_body: Template | None = None
         self._url_source = ""
         self._multipart: Any = None  # a multipart.MultipartPlan for ``multipart.parts``
+        # Computed once when nothing in them is templated (the usual target):
+        # the header values, and the URL's parts and credentials.
+        self._static_headers: dict[str, str] | None = None
+        self._fixed_url: tuple[str, str, int, str, str, str, str | None] | None = None
 
     @classmethod
     def compile(cls, entry: ProviderEntry, engine: TemplateEngine, sources: Sources) -> RequestPlan:
@@ -336,9 +213,19 @@ class RequestPlan:
                 raise ConfigError(OBJECT_BODY_NOT_JSON, "config.body")
 
         self._query = [(k, engine.compile(v)) for k, v in (config.queryParams or {}).items()]
+        if not self._dynamic_headers:
+            self._static_headers = {name: template.source.strip(HTTP_WS) for name, template in self._headers}
+        if self._static_url is not None and not self._query and (
+                self._auth is None or self._auth.placement != "query"):
+            url = self._static_url
+            credentials = url_credentials(url)
+            if credentials is not None:
+                url = url.without_credentials()
+            self._fixed_url = (url.scheme, url.connect_host, url.effective_port, url.target, url.host_header,
+                               url_for_messages(url), credentials)
 
         if self._has_body:
-            self._json_body = _JsonBody(body, engine)
+            self._json_body = JsonBody(body, engine)
             if isinstance(body, str):
                 self._text_body = engine.compile(body)
 
@@ -389,12 +276,16 @@ class RequestPlan:
         if self._multipart is not None:
             _check_multipart_method(method, TemplateError)
 
-        headers: dict[str, str] = {}
-        for name, template in self._headers:
-            if template.has_tags:
-                headers[name] = clean_header_value(name, template.render(vars))
-            else:
-                headers[name] = template.source.strip(HTTP_WS)
+        headers: dict[str, str]
+        if self._static_headers is not None:
+            headers = self._static_headers.copy()
+        else:
+            headers = {}
+            for name, template in self._headers:
+                if template.has_tags:
+                    headers[name] = clean_header_value(name, template.render(vars))
+                else:
+                    headers[name] = template.source.strip(HTTP_WS)
         auth = self._auth
         if auth is not None:
             pair = auth.header(vars)
@@ -411,10 +302,16 @@ class RequestPlan:
                 if isinstance(value, str) and value:
                     headers[name] = clean_header_value(name, value)
 
-        url = self._url(vars)
-        credentials = url_credentials(url)
+        fixed = self._fixed_url
+        if fixed is None:
+            url = self._url(vars)
+            credentials = url_credentials(url)
+            if credentials is not None:
+                url = url.without_credentials()
+            fixed = (url.scheme, url.connect_host, url.effective_port, url.target, url.host_header,
+                     url_for_messages(url), credentials)
+        scheme, connect_host, port, target, host_header, message_url, credentials = fixed
         if credentials is not None:
-            url = url.without_credentials()
             headers.setdefault("authorization", credentials)
 
         if self._multipart is not None:
@@ -426,18 +323,9 @@ class RequestPlan:
             multipart_parts = None
             body = self._render_body(vars, transformed_prompt, is_json) if self._has_body else None
         if "host" not in headers:
-            headers = {"host": url.host_header, **headers}
-        return PreparedRequest(
-            method=method,
-            scheme=url.scheme,
-            host=url.connect_host,
-            port=url.effective_port,
-            target=url.target,
-            headers=finish_headers(headers, method, body),
-            multipart_parts=multipart_parts,
-            body=body,
-            url=url_for_messages(url),
-        )
+            headers = {"host": host_header, **headers}
+        return PreparedRequest(method, scheme, connect_host, port, target, finish_headers(headers, method, body),
+                               body, message_url, multipart_parts)
 
     def _url(self, vars: Mapping[str, Any]) -> Url:
         url = self._static_url
@@ -472,6 +360,9 @@ class RequestPlan:
                 value = _merge_transformed(self._json_body.render(vars), transformed)
             else:
                 body_vars = vars if transformed is UNCHANGED else {**vars, "prompt": transformed}
+                text = self._json_body.text(body_vars)
+                if text is not None:
+                    return encode_body(text)
                 value = self._json_body.render(body_vars)
             if value is None:
                 return None

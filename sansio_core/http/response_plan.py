@@ -29,15 +29,34 @@ from typing import Any
 
 from .. import limits as _L
 from ..errors import ConfigError, HttpStatusError, TransformError
-from ..hooks import Hook, TemplateEngine, compile_hook, parse_json_or_none
+from ..hooks import Hook, TemplateEngine, compile_hook
 from ..js.engine import FLAG_LAZY_CONTEXT, FLAG_RESPONSE_DATA, JSON_FROM_TEXT, UNDEFINED, JsEngine, Json
-from ..js.jsvalue import js_truthy, normalize_result
+from ..js.jsvalue import check_json_depth, js_truthy, normalize_result
 from ..js.limits import JsLimits
 from ..redaction import REDACTED, is_secret_name, sanitize
 from ..response import ProviderResponse
 from ..sources import Sources
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+# ``json.loads(text, parse_constant=...)`` builds a decoder per call; this one is built once.
+_DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
+def parse_body_json(text: str) -> Any:
+    """``hooks.parse_json_or_none`` for a response body, without a decoder per call:
+    ``JSON.parse(text)`` or ``None`` (a leading BOM is not JSON here either), and
+    ``LimitExceeded`` for JSON nested deeper than ``MAX_JSON_DEPTH``."""
+    check_json_depth(text, _L.MAX_JSON_DEPTH, "the response's JSON")
+    try:
+        return _DECODE(text)
+    except ValueError:
+        return None
 
 
 def default_token_usage() -> dict[str, Any]:
@@ -266,7 +285,7 @@ class ResponsePlan:
         hook = self.transform_response_hook
         needs_parsed = (hook is None or not hook.is_js or hook.json_path is not None
                         or self.session_parser_hook is not None or '"tokenUsage"' in body_text)
-        parsed = parse_json_or_none(body_text) if needs_parsed else None
+        parsed = parse_body_json(body_text) if needs_parsed and isinstance(body_text, str) else None
         if session_endpoint_id:
             ret["sessionId"] = session_endpoint_id
         sid = self.session_id(hdrs, parsed, body_text)

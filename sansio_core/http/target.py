@@ -39,7 +39,7 @@ from .exchange import BodyListener, RawResponse, ResponseHead, exchange
 from .message import IDENTITY_HEADERS, UNCHANGED
 from .multipart import debug_summary
 from .prepared import PreparedRequest
-from .redirects import is_redirect, next_request
+from .redirects import REDIRECT_STATUSES, is_redirect, next_request
 from .request_plan import RequestPlan
 from .response_plan import ResponsePlan
 from .retry import Outcome, RetryPolicy, never_retried
@@ -199,6 +199,8 @@ class HttpTarget:
                         ctx, hop, tls=tls if hop is req else tls_for(self._tls, hop),
                         timeouts=remaining(timeouts, began, ctx.now), limits=self._limits,
                         on_head=on_head(decoder))
+                    if got.status not in REDIRECT_STATUSES:
+                        break  # is_redirect's first test: no ResponseHead needed
                     head = ResponseHead(got.status, got.reason, got.headers)
                     if not is_redirect(head):
                         break
@@ -206,7 +208,9 @@ class HttpTarget:
                     hops.append(hop.url)
                 final_url[0] = hop.url
                 text = decoder.finish_text(got)
-                got = replace(got, body=b"")  # only the text is used from here: drop the bytes now
+                # Only the text is used from here: drop the bytes now.
+                got = RawResponse(got.status, got.reason, got.headers, b"", got.reused, got.sent_at,
+                                  got.first_byte_at, got.done_at)
                 for delta in decoder.finish_deltas():
                     yield A.Emit(delta)
             except ATTEMPT_ERRORS as err:
@@ -225,7 +229,14 @@ class HttpTarget:
             # would hand it out a second time.
             return "part of the text was already streamed" if decoders[-1].first_delta_at is not None else None
 
-        (raw, body_text), attempts = yield from run_attempts(ctx, self._retry, attempt, veto=streamed)
+        # The first attempt runs here: a response the policy never retries (see
+        # ``never_retried``) is the result without ``run_attempts``' frame in between.
+        first = yield from attempt()
+        if first[0] is None and first[1] is not None:
+            (raw, body_text), attempts = first[1], 1
+        else:
+            (raw, body_text), attempts = yield from run_attempts(ctx, self._retry, attempt, veto=streamed,
+                                                                  first=first)
         decoder = decoders[-1]
         latency_ms = round((ctx.now.mono - start.mono) * 1000)
         debug = bool(context.get("debug"))

@@ -103,3 +103,39 @@ def test_an_accepted_outcome_without_a_result_is_an_exhausted_error() -> None:
     r = run([(Outcome.response(200, "OK"), None, None)], POLICY)
     assert isinstance(r.terminal, A.Fail) and isinstance(r.terminal.error, RetriesExhausted)
     assert str(r.terminal.error).startswith("Request failed after 0 retries: ")
+
+
+@pytest.mark.parametrize("steps", [
+    [ok("first")],
+    [fails(FailureKind.REFUSED), fails(FailureKind.RESET), ok("third")],
+    [fails(FailureKind.EOF, reused=True), fails(FailureKind.EOF), ok()],
+    [fails(FailureKind.REFUSED)] * 3,
+    [fails(FailureKind.TLS), ok()],
+    [(Outcome.response(200, "OK"), None, None)],
+])
+def test_a_first_attempt_run_by_the_caller_changes_nothing(steps: list[Step]) -> None:
+    # The HTTP flow runs the first attempt itself (no run_attempts frame for a
+    # plain 200) and hands its result in as `first`.
+    def run_first(steps: list[Step]) -> Run:
+        script: Iterator[Step] = iter(steps)
+
+        def attempt() -> AttemptFlow[str]:
+            yield from ()
+            return next(script)
+
+        def flow(ctx: CallContext) -> Flow:
+            first = yield from attempt()
+            result, count = yield from run_attempts(ctx, POLICY, attempt, first=first)
+            return ProviderResponse(output=result, attempts=count)
+
+        call = Call(flow, CallContext(now=T0, rng=random.Random(0)))
+        return drive(call, H11Peer(lambda r: ServerReply()), VirtualClock(T0))
+
+    inside, outside = run(steps, POLICY), run_first(steps)
+    assert outside.actions[:-1] == inside.actions[:-1]
+    assert type(outside.terminal) is type(inside.terminal)
+    if isinstance(inside.terminal, A.Complete):
+        assert isinstance(outside.terminal, A.Complete) and outside.terminal.response == inside.terminal.response
+    else:
+        assert isinstance(outside.terminal, A.Fail) and isinstance(inside.terminal, A.Fail)
+        assert str(outside.terminal.error) == str(inside.terminal.error)

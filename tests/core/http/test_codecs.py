@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sansio_core.errors import ConfigError
+from sansio_core.errors import ConfigError, PromptwireError
 from sansio_core.http.codec import END, ResponseStart
 from sansio_core.http.codecs import H11, HTTPTOOLS, get_codec
 from sansio_core.http.prepared import PreparedRequest
@@ -114,6 +114,78 @@ def test_request_bytes_are_h11s(req) -> None:
     assert encode_request(req) == encode_with_h11(req)
 
 
+def _encode_or_error(encode, req):
+    try:
+        return encode(req)
+    except PromptwireError as err:
+        return type(err), str(err)
+
+
+def _uncached_encode(req):
+    """``encode_request`` as it was before heads were cached (the reference)."""
+    from sansio_core.http.message import header_bytes
+    from sansio_core.http.request_bytes import _TARGET, _TOKEN, _VALUE, _name
+
+    method, target, body = req.method, req.target, req.body
+    if not _TOKEN.match(method) or not _TARGET.match(target):
+        return encode_with_h11(req)
+    host = b""
+    lines = [f"{method} {target} HTTP/1.1\r\n".encode("ascii"), b""]
+    length = None
+    for name, value in req.headers:
+        raw = _name(name)
+        if raw is None or not _VALUE.match(value):
+            return encode_with_h11(req)
+        low = name.lower()
+        if low == "host":
+            if host:
+                return encode_with_h11(req)
+            host = b"%s: %s\r\n" % (raw, header_bytes(value))
+            continue
+        if low == "content-length":
+            if length is not None:
+                return encode_with_h11(req)
+            length = value
+        elif low == "transfer-encoding":
+            return encode_with_h11(req)
+        lines.append(b"%s: %s\r\n" % (raw, header_bytes(value)))
+    if not host:
+        return encode_with_h11(req)
+    if body:
+        if length != str(len(body)):
+            return encode_with_h11(req)
+    elif length not in (None, "0"):
+        return encode_with_h11(req)
+    lines[1] = host
+    lines.append(b"\r\n")
+    if body:
+        lines.append(body)
+    return b"".join(lines)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    headers=st.lists(st.tuples(st.sampled_from(["host", "content-type", "content-length", "x-a", "Host", "bad name",
+                                                "transfer-encoding", "Content-Length"]),
+                               st.sampled_from(["h", "application/json", "0", "2", "3", " v", "caf\u00e9", "a\nb",
+                                                "\u2603", "\ud800", "chunked"])),
+                     max_size=5),
+    body=st.sampled_from([None, b"", b"{}", b"abc"]),
+    method=st.sampled_from(["POST", "GET", "PO ST"]),
+    target=st.sampled_from(["/v1", "/a b"]),
+)
+def test_cached_request_heads_give_the_same_bytes(headers, body, method, target) -> None:
+    # The head cache (keyed by everything but a final content-length) never
+    # changes the bytes or the error, the first time or the second.
+    from sansio_core.http import request_bytes
+
+    req = _req(headers, body, method, target)
+    request_bytes._HEADS.clear()
+    expected = _encode_or_error(_uncached_encode, req)
+    assert _encode_or_error(encode_request, req) == expected
+    assert _encode_or_error(encode_request, req) == expected
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     status=st.sampled_from([b"200 OK", b"204 No Content", b"304 Not Modified", b"404 Not Found", b"500 "]),
@@ -150,3 +222,37 @@ def test_both_codecs_agree(status, version, framing, headers, body, extra, infor
     cut = min(cut, len(data))
     for chunks in ([data], [data[:cut], data[cut:]]):
         assert disagreement(chunks, head_request=head_request) is None
+
+
+@pytest.mark.parametrize("codec", CODECS)
+def test_remembered_header_lines_still_judge_every_line(codec) -> None:
+    from sansio_core.http import codec as codec_module
+
+    good = OK + b"X-A: 1\r\nContent-Length: 0\r\n\r\n"
+    assert run(codec, good)[0] == "ok"
+    assert b"X-A: 1" in codec_module._GOOD_LINES
+    assert run(codec, OK + b"X-A: 1\r\nX-A : 1\r\nContent-Length: 0\r\n\r\n") == ("error",)
+    long_line = b"X-L: " + b"a" * 300
+    assert run(codec, OK + long_line + b"\r\nContent-Length: 0\r\n\r\n")[0] == "ok"
+    assert long_line not in codec_module._GOOD_LINES
+
+
+@pytest.mark.skipif(HTTPTOOLS is None, reason="httptools is not installed")
+def test_a_finished_httptools_parser_leaves_no_reference_cycle() -> None:
+    import gc
+
+    parser = HTTPTOOLS.new_parser(False, 65536)
+    assert parser.feed(OK + b"Content-Length: 2\r\n\r\nhi")[-1] is END
+    assert parser._p is None  # llhttp held our bound callbacks
+    assert parser.feed(b"\r\n") == [] and parser.leftover() == b"\r\n"
+    gc.collect()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        parser = HTTPTOOLS.new_parser(False, 65536)
+        parser.feed(OK + b"Content-Length: 0\r\n\r\n")
+        del parser
+        assert gc.collect() == 0
+    finally:
+        if was:
+            gc.enable()

@@ -461,3 +461,46 @@ def test_an_array_from_transform_request_goes_where_the_object_body_says_prompt(
     # A body that never says {{prompt}} is replaced by the array, as before.
     req = build({"method": "POST", "body": {"a": "x"}}, prompt="hi", transformed=[1, 2])
     assert json.loads(body(req)) == [1, 2]
+
+
+# -- the spliced JSON body (issue 13): the same text as rendering the tree and JSON.stringify ------
+
+_SPLICE_BODIES: list[Any] = [
+    {"model": "m", "messages": [{"role": "user", "content": "{{prompt}}"}], "temperature": 0},
+    {"a": "{{prompt}}", "b": "x {{prompt}} y", "c": [1, 2.5, None, True, "{{ n }}"], "d": {"e": '{"f": 1}'}},
+    ["{{prompt}}", {"k": "{{prompt}}"}, "[1, 2]"],
+    {"q": "{{prompt}}", "n": 1.0, "big": 1e20, "small": 1e-7},  # floats JS prints differently: no splice
+    {"2": "{{prompt}}", "b": 1},  # integer-like key: no splice
+    {"u": "{{undefined_var}}", "p": "{{ prompt | dump }}", "x": "{{ names | dump }}"},
+    {"same": "\x00promptwire-slot-0\x00", "t": "{{prompt}}"},  # the placeholder itself, as static text
+]
+_SPLICE_PROMPTS = ["hello", "", "  ", '{"a": [1, 2]}', " [1,2] ", "[x", "{not json", 'quo"te\\ \n\t',
+                   "naïve ☕ \u2028", "\ud800 lone", "null", "42", "\ufeff{}", "\u00a0[3]"]
+
+
+@pytest.mark.parametrize("body_value", _SPLICE_BODIES)
+def test_spliced_json_body_is_the_tree_text(body_value: Any) -> None:
+    from sansio_core.http.json_body import JsonBody, _json_tree
+    from sansio_core.js.jsvalue import js_json
+
+    engine = TemplateEngine.from_env({})
+    json_body = JsonBody(body_value, engine)
+    tree = _json_tree(body_value, engine)
+    assert tree is not None
+    for prompt in _SPLICE_PROMPTS:
+        vars = {"prompt": prompt, "n": 7, "names": [{"first": prompt}]}
+        text = json_body.text(vars)
+        expected = js_json(tree(vars))
+        if text is not None:
+            assert text == expected, (body_value, prompt)
+        assert js_json(json_body.render(vars)) == expected
+
+
+def test_splice_is_used_for_plain_bodies_only() -> None:
+    from sansio_core.http.json_body import JsonBody
+
+    engine = TemplateEngine.from_env({})
+    assert JsonBody(_SPLICE_BODIES[0], engine)._splice is not None
+    assert JsonBody(_SPLICE_BODIES[3], engine)._splice is None
+    assert JsonBody(_SPLICE_BODIES[4], engine)._splice is None
+    assert JsonBody(_SPLICE_BODIES[6], engine)._splice is None

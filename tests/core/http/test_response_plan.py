@@ -380,3 +380,20 @@ def test_a_deeply_nested_body_is_a_limit_error(transform: Any) -> None:
     with pytest.raises(LimitExceeded, match="nested deeper than 256 levels"):
         plan.build(status=200, status_text="OK", headers=[("Content-Type", "application/json")],
                    body_text=DEEP_BODY, latency_ms=1, prompt="p", vars={})
+
+
+@pytest.mark.parametrize("text", ['{"a": [1, 2.5, "x"]}', "[]", "null", "0", '"s"', "NaN", '{"a": Infinity}',
+                                  "-Infinity", "\ufeff{}", " {} ", "{", "", "text", '{"a": 1} x', "[" * 300 + "]" * 300])
+def test_the_body_parser_is_parse_json_or_none(text: str) -> None:
+    from sansio_core.hooks import parse_json_or_none
+    from sansio_core.http.response_plan import parse_body_json
+
+    try:
+        expected: Any = ("ok", parse_json_or_none(text))
+    except LimitExceeded as err:
+        expected = ("limit", str(err))
+    try:
+        got: Any = ("ok", parse_body_json(text))
+    except LimitExceeded as err:
+        got = ("limit", str(err))
+    assert got == expected
