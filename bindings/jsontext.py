@@ -10,19 +10,9 @@ readable non-ASCII text, and a lone surrogate as its ``\\uXXXX`` escape.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-# A surrogate not part of a pair (a valid pair cannot occur in a Python str
-# decoded from UTF-8; one written as two code points is kept as two escapes).
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def escape_surrogates(text: str) -> str:
-    """``text`` (JSON) with every surrogate code point as a ``\\uXXXX`` escape."""
-    if text.isascii() or _SURROGATE.search(text) is None:
-        return text
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+from sansio_core.js.jsvalue import escape_surrogates
 
 
 def dumps(value: Any, **options: Any) -> str:
@@ -30,4 +20,4 @@ def dumps(value: Any, **options: Any) -> str:
     return escape_surrogates(json.dumps(value, ensure_ascii=False, **options))
 
 
-__all__ = ["dumps", "escape_surrogates"]
+__all__ = ["dumps"]

@@ -28,7 +28,6 @@ Why it is shaped like this:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -37,7 +36,7 @@ import quickjs
 
 from ..errors import JsError, LimitExceeded
 from ..limits import MAX_JSON_DEPTH
-from .jsvalue import UNDEFINED, check_json_depth
+from .jsvalue import UNDEFINED, check_json_depth, escape_surrogates, has_surrogate
 from .limits import JsLimits
 from .prelude import PRELUDE
 
@@ -98,18 +97,8 @@ _MARK: Final = "\ufdd0pw:"
 # Strings cross into QuickJS as C strings in UTF-8: a NUL would cut them short
 # and a lone surrogate (a server's JSON can carry "\ud83d") crashes the
 # extension. Such strings cross as JSON text with escapes instead.
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
 def _unsafe_text(text: str) -> bool:
-    return "\x00" in text or (not text.isascii() and _SURROGATE.search(text) is not None)
-
-
-def _escape_surrogates(json_text: str) -> str:
-    """JSON text whose lone surrogates (only possible inside its strings) are \\u escapes."""
-    if json_text.isascii() or _SURROGATE.search(json_text) is None:
-        return json_text
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
+    return "\x00" in text or has_surrogate(text)
 
 
 def _first_line(text: str) -> str:
@@ -347,7 +336,7 @@ class JsEngine:
             elif isinstance(arg, Json):
                 if not (i == 2 and flags & FLAG_LAZY_CONTEXT):
                     flags |= 1 << i
-                wire.append(_escape_surrogates(arg.text))
+                wire.append(escape_surrogates(arg.text))
             elif arg is JSON_FROM_TEXT:
                 if i + 1 < len(args) and isinstance(args[i + 1], str):
                     check_json_depth(args[i + 1], what="the response's JSON")
@@ -355,7 +344,7 @@ class JsEngine:
                 wire.append(None)
             elif isinstance(arg, (dict, list, tuple)):
                 flags |= 1 << i
-                wire.append(json.dumps(arg, separators=(",", ":")))  # ASCII: see _SURROGATE
+                wire.append(json.dumps(arg, separators=(",", ":")))  # ASCII: see _unsafe_text
             elif arg is UNDEFINED:
                 wire.append(None)
             else:

@@ -373,7 +373,26 @@ def normalize_result(result: HookOutcome) -> dict[str, Any]:
     return {"output": result.value}
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a surrogate code point (only a lone one can be in a ``str``
+    decoded from UTF-8): it cannot be written as UTF-8, nor cross into QuickJS."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
+def escape_surrogates(json_text: str) -> str:
+    """JSON text with its surrogates (only possible inside its strings) as ``\\uXXXX``
+    escapes: what ``JSON.stringify`` writes, and safe as UTF-8."""
+    if not has_surrogate(json_text):
+        return json_text
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
+
+
 __all__ = [
+    "escape_surrogates",
+    "has_surrogate",
     "JS_WHITESPACE",
     "UNDEFINED",
     "HookOutcome",
